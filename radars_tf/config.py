@@ -1,0 +1,116 @@
+"""The run's configuration: one frozen value, checked once, written to the model dir.
+
+`run.py` turns its flags into a `RunConfig`; nothing below it reads flags.
+"""
+import dataclasses
+import json
+from typing import Optional
+
+from radars_tf.errors import UserError
+
+METHODS = ("radars", "dnas", "rl", "random")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  # What to search, on what.
+  method: str = "radars"
+  dataset: str = "fashion_mnist"
+  space: str = "large"
+  data_dir: Optional[str] = None
+  manual_dir: Optional[str] = None
+  model_dir: str = "runs/default"
+  seed: int = 0
+  deterministic: bool = False
+  # Data.
+  val_fraction: float = 0.5
+  max_train_examples: int = 0
+  max_test_examples: int = 0
+  batch_size: int = 64
+  # Memory.
+  memory_budget_mb: float = 512.0
+  gpu_memory_limit_mb: float = 0.0
+  memory_headroom_mb: float = 256.0
+  # DNAS.
+  dnas_rounds: int = 3
+  dnas_steps_per_round: int = 100
+  w_lr: float = 0.05
+  alpha_lr: float = 3e-3
+  gumbel: bool = False
+  cost_weight: float = 0.0
+  converge_threshold: float = 0.9
+  # Agent and pruning.
+  rl_phases_max: int = 20
+  rl_iterations_per_phase: int = 4
+  episodes_per_iteration: int = 8
+  path_train_steps: int = 20
+  score_batches: int = 1
+  agent_lr: float = 0.05
+  entropy_weight: float = 0.01
+  prune_fraction: float = 0.34
+  dnas_prune_fraction: float = 0.5
+  # Baselines (rl, random): children trained from scratch.
+  child_samples: int = 16
+  child_train_steps: int = 50
+  # Final training.
+  final_epochs: int = 10
+  final_lr: float = 0.05
+  # Scale-out.
+  strategy: str = "default"
+  tpu: str = ""
+  # Behaviour of the run.
+  overwrite: bool = False
+
+  def validate(self) -> "RunConfig":
+    """Raises UserError with one clear line on the first bad value."""
+    if self.method not in METHODS:
+      raise UserError(f"unknown method '{self.method}'; choose one of: "
+                      + ", ".join(METHODS))
+    if self.strategy not in STRATEGIES:
+      raise UserError(f"unknown strategy '{self.strategy}'; choose one of: "
+                      + ", ".join(STRATEGIES))
+    positive = ("batch_size", "dnas_steps_per_round", "rl_iterations_per_phase",
+                "episodes_per_iteration", "child_samples", "child_train_steps",
+                "score_batches", "rl_phases_max", "memory_budget_mb", "w_lr",
+                "alpha_lr", "agent_lr", "final_lr")
+    for name in positive:
+      if not getattr(self, name) > 0:
+        raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
+    non_negative = ("dnas_rounds", "path_train_steps", "final_epochs",
+                    "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
+                    "memory_headroom_mb", "cost_weight", "entropy_weight", "seed")
+    for name in non_negative:
+      if getattr(self, name) < 0:
+        raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
+    for name in ("prune_fraction", "dnas_prune_fraction", "converge_threshold"):
+      if not 0.0 < getattr(self, name) <= 1.0:
+        raise UserError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
+    if not 0.0 < self.val_fraction < 1.0:
+      raise UserError(f"--val_fraction must be in (0, 1), got {self.val_fraction}")
+    if self.gpu_memory_limit_mb and self.gpu_memory_limit_mb <= self.memory_headroom_mb:
+      raise UserError(f"--gpu_memory_limit_mb ({self.gpu_memory_limit_mb:g}) must "
+                      f"exceed --memory_headroom_mb ({self.memory_headroom_mb:g})")
+    return self
+
+  @property
+  def budget_mb(self) -> float:
+    """Per-replica memory a DNAS step may use."""
+    if self.gpu_memory_limit_mb:
+      return self.gpu_memory_limit_mb - self.memory_headroom_mb
+    return self.memory_budget_mb
+
+  def search_fields(self) -> dict:
+    """The fields that define a search: a model dir holding a run with others
+    must not be silently reused."""
+    skip = {"overwrite", "model_dir", "data_dir", "manual_dir"}
+    return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "RunConfig":
+    d = json.loads(text)
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,219 @@
+"""tf.data input pipelines from TFDS: search train/val parts, full train, test.
+
+The search splits the train split into two disjoint parts (weights / alphas and
+rewards, as in DARTS); the final model trains on the whole train split and is
+evaluated once on the test split. Batches are per replica, built through
+`strategy.distribute_datasets_from_function`.
+"""
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import download_manager
+from tensorflow_datasets.core.download import downloader
+
+from radars_tf.datasets import fashion_mnist_debian
+from radars_tf.errors import DataUnavailableError, UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """What the pipelines need to know about one supported dataset."""
+  tfds_name: str
+  image_size: int
+  channels: int
+  num_classes: int
+  mean: Tuple[float, ...]
+  std: Tuple[float, ...]
+  augment: bool           # random crop (pad 4) + horizontal flip on train batches
+  manual: bool = False    # files must be downloaded by hand (imagenet2012)
+  resize_from: int = 0    # images are resized to this, then cropped to image_size
+
+
+DATASETS = {
+    "cifar10": DatasetSpec("cifar10", 32, 3, 10, (0.4914, 0.4822, 0.4465),
+                           (0.2470, 0.2435, 0.2616), augment=True),
+    "cifar100": DatasetSpec("cifar100", 32, 3, 100, (0.5071, 0.4865, 0.4409),
+                            (0.2673, 0.2564, 0.2762), augment=True),
+    "fashion_mnist": DatasetSpec("fashion_mnist", 28, 1, 10, (0.2860,), (0.3530,),
+                                 augment=False),
+    "mnist": DatasetSpec("mnist", 28, 1, 10, (0.1307,), (0.3081,), augment=False),
+    "imagenet_resized/32x32": DatasetSpec(
+        "imagenet_resized/32x32", 32, 3, 1000, (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225), augment=True),
+    "imagenet2012": DatasetSpec("imagenet2012", 224, 3, 1000, (0.485, 0.456, 0.406),
+                                (0.229, 0.224, 0.225), augment=True, manual=True,
+                                resize_from=256),
+}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+  if name not in DATASETS:
+    raise UserError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+  return DATASETS[name]
+
+
+def prepare_builder(name: str, data_dir: Optional[str], manual_dir: Optional[str]):
+  """The TFDS builder for `name`, prepared (downloaded and converted) if need be.
+
+  Fashion-MNIST is read from Debian's package files when they are present (or
+  from --manual_dir), verified against the digests the project records.
+  """
+  tfds.disable_progress_bar()
+  spec = dataset_spec(name)
+  debian_dir = manual_dir or fashion_mnist_debian.DEBIAN_DIR
+  if name == "fashion_mnist" and os.path.isdir(debian_dir):
+    builder = fashion_mnist_debian.FashionMnistDebian(data_dir=data_dir)
+    manual_dir = debian_dir
+  else:
+    builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
+  if builder.is_prepared():
+    return builder
+  hint = (f"place the prepared TFDS data under --data_dir, or run `tfds build "
+          f"{spec.tfds_name}` on a machine with internet and copy it here")
+  if spec.manual:
+    hint = (f"download it by hand ({' '.join(builder.MANUAL_DOWNLOAD_INSTRUCTIONS.split())}) "
+            "and pass --manual_dir")
+  # TFDS retries a failed download 10 times with exponential backoff (minutes when
+  # offline); two retries tell a flaky network from an absent one soon enough.
+  downloader.MAX_RETRIES = min(downloader.MAX_RETRIES, 2)
+  try:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=manual_dir, try_download_gcs=False))
+  except download_manager.NonMatchingChecksumError as e:
+    raise DataUnavailableError(
+        f"dataset {name}: a data file does not match its recorded checksum, refused "
+        f"({str(e).splitlines()[0][:200]})") from e
+  except Exception as e:  # pylint: disable=broad-except
+    # TFDS raises many types here (requests, urllib3, AssertionError for manual
+    # data); all mean the same to a user: this data cannot be had here.
+    raise DataUnavailableError(
+        f"dataset {name} is not available offline ({type(e).__name__}); {hint}") from e
+  return builder
+
+
+@dataclasses.dataclass
+class Splits:
+  """Sizes and TFDS split strings for one run."""
+  search_train: str
+  search_val: str
+  train: str
+  test: str
+  num_search_train: int
+  num_search_val: int
+  num_train: int
+  num_test: int
+
+
+def make_splits(num_train_available: int, num_test_available: int,
+                val_fraction: float, max_train_examples: int = 0,
+                max_test_examples: int = 0) -> Splits:
+  """Disjoint search train/val parts of the train split, plus full train and test."""
+  if not 0.0 < val_fraction < 1.0:
+    raise UserError(f"--val_fraction must be in (0, 1), got {val_fraction}")
+  n = num_train_available
+  if max_train_examples:
+    n = min(n, max_train_examples)
+  n_test = num_test_available
+  if max_test_examples:
+    n_test = min(n_test, max_test_examples)
+  n_val = int(round(n * val_fraction))
+  n_tr = n - n_val
+  if n_tr < 1 or n_val < 1:
+    raise UserError(f"too few training examples ({n}) to split into train/val parts")
+  return Splits(search_train=f"train[:{n_tr}]", search_val=f"train[{n_tr}:{n}]",
+                train=f"train[:{n}]", test=f"test[:{n_test}]",
+                num_search_train=n_tr, num_search_val=n_val, num_train=n,
+                num_test=n_test)
+
+
+class DataSource:
+  """One dataset: its spec, TFDS builder and the splits of this run."""
+
+  def __init__(self, name: str, data_dir: Optional[str] = None,
+               manual_dir: Optional[str] = None, val_fraction: float = 0.5,
+               max_train_examples: int = 0, max_test_examples: int = 0,
+               seed: int = 0):
+    self.name = name
+    self.spec = dataset_spec(name)
+    self.builder = prepare_builder(name, data_dir, manual_dir)
+    self.splits = make_splits(self._split_size("train"), self._split_size("test"),
+                              val_fraction, max_train_examples, max_test_examples)
+    self.seed = seed
+
+  def _split_size(self, split: str) -> int:
+    """From the dataset's metadata; counted when it has none (mock data)."""
+    if split in self.builder.info.splits:
+      return self.builder.info.splits[split].num_examples
+    ds = self.builder.as_dataset(split=split)
+    return int(ds.reduce(0, lambda n, _: n + 1))
+
+  @property
+  def input_shape(self):
+    return (self.spec.image_size, self.spec.image_size, self.spec.channels)
+
+  def num_examples(self, part: str) -> int:
+    return getattr(self.splits, f"num_{part}")
+
+  def dataset(self, part: str, batch_size: int, training: bool,
+              input_context: Optional[tf.distribute.InputContext] = None
+              ) -> tf.data.Dataset:
+    """Batches of (normalized image, label) of one part.
+
+    Args:
+      part: 'search_train', 'search_val', 'train' or 'test'.
+      batch_size: the per-replica batch size.
+      training: shuffle, repeat, augment and drop the remainder (static shapes).
+      input_context: shards the input across input pipelines when distributed.
+    """
+    ds = self.builder.as_dataset(split=getattr(self.splits, part),
+                                 as_supervised=True,
+                                 shuffle_files=training,
+                                 read_config=tfds.ReadConfig(
+                                     shuffle_seed=self.seed, try_autocache=False))
+    if input_context and input_context.num_input_pipelines > 1:
+      ds = ds.shard(input_context.num_input_pipelines,
+                    input_context.input_pipeline_id)
+    ds = ds.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
+    if self.spec.image_size <= 64:
+      ds = ds.cache()
+    if training:
+      ds = ds.shuffle(min(self.num_examples(part), 10000), seed=self.seed,
+                      reshuffle_each_iteration=True).repeat()
+      if self.spec.augment:
+        ds = ds.map(self._augment, num_parallel_calls=tf.data.AUTOTUNE)
+    elif self.spec.resize_from:
+      ds = ds.map(self._center_crop, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+  def distributed(self, strategy: tf.distribute.Strategy, part: str,
+                  global_batch_size: int, training: bool):
+    """The part as a distributed dataset with per-replica batches."""
+    def fn(ctx):
+      return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
+                          training, ctx)
+    return strategy.distribute_datasets_from_function(fn)
+
+  def _decode(self, image, label):
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    if self.spec.resize_from:
+      image = tf.image.resize(image, (self.spec.resize_from, self.spec.resize_from))
+    return image, tf.cast(label, tf.int32)
+
+  def _augment(self, image, label):
+    size = self.spec.image_size
+    if not self.spec.resize_from:
+      image = tf.image.resize_with_crop_or_pad(image, size + 8, size + 8)
+    image = tf.image.random_crop(image, (size, size, self.spec.channels))
+    return tf.image.random_flip_left_right(image), label
+
+  def _center_crop(self, image, label):
+    size = self.spec.image_size
+    return tf.image.resize_with_crop_or_pad(image, size, size), label
+
+  def _normalize(self, image, label):
+    return (image - self.spec.mean) / self.spec.std, label

@@ -1,0 +1,1 @@
+"""TFDS builders the project ships for data that can be had offline."""

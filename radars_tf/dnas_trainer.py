@@ -1,0 +1,146 @@
+"""First-order bilevel DNAS (DARTS section 2.3, first-order): a weight step on a
+train batch, then an alpha step on a val batch, both in `mixed` mode, compiled with
+tf.function and run per replica with `strategy.run`."""
+import dataclasses
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from radars_tf import alphas as alphas_lib
+from radars_tf.supernet import Supernet
+from radars_tf.training import count_correct, optimizer_for, per_example_loss
+
+
+@dataclasses.dataclass(frozen=True)
+class DnasHParams:
+  """Defaults follow DARTS: SGD+momentum with cosine decay for the weights,
+  Adam(0.5, 0.999) with weight decay for the alphas."""
+  w_lr: float = 0.05
+  w_lr_min: float = 0.001
+  w_momentum: float = 0.9
+  w_weight_decay: float = 3e-4
+  w_grad_clip: float = 5.0
+  alpha_lr: float = 3e-4
+  alpha_weight_decay: float = 1e-3
+  gumbel: bool = False
+  tau_start: float = 5.0      # Gumbel-softmax temperature, decayed exponentially
+  tau_end: float = 0.5
+  cost_weight: float = 0.0    # weight of the expected normalized cost in alpha loss
+
+
+def weight_optimizer(hp: DnasHParams, total_steps: int) -> tf.keras.optimizers.Optimizer:
+  lr = tf.keras.optimizers.schedules.CosineDecay(
+      hp.w_lr, max(1, total_steps), alpha=hp.w_lr_min / hp.w_lr)
+  return tf.keras.optimizers.SGD(lr, momentum=hp.w_momentum,
+                                 weight_decay=hp.w_weight_decay,
+                                 global_clipnorm=hp.w_grad_clip)
+
+
+def alpha_optimizer(hp: DnasHParams) -> tf.keras.optimizers.Optimizer:
+  return tf.keras.optimizers.Adam(hp.alpha_lr, beta_1=0.5, beta_2=0.999,
+                                  weight_decay=hp.alpha_weight_decay)
+
+
+def temperature(hp: DnasHParams, step: int, total_steps: int) -> float:
+  """Exponential decay from tau_start to tau_end over the search (FBNet)."""
+  frac = min(1.0, step / max(1, total_steps))
+  return float(hp.tau_start * (hp.tau_end / hp.tau_start) ** frac)
+
+
+class DnasTrainer:
+  """Owns the DNAS optimizers and compiled steps for one supernet and its alphas.
+
+  Call `rebuild()` after pruning: the compiled steps capture the alive ops.
+  """
+
+  def __init__(self, supernet: Supernet, alphas: alphas_lib.Alphas,
+               strategy: tf.distribute.Strategy, global_batch_size: int,
+               hp: DnasHParams, total_steps: int,
+               cost_matrix: Optional[np.ndarray] = None):
+    self.net, self.alphas, self.strategy = supernet, alphas, strategy
+    self.global_batch_size, self.hp, self.total_steps = (global_batch_size, hp,
+                                                         total_steps)
+    self.cost_matrix = (np.zeros(alphas.logits.shape, np.float32)
+                        if cost_matrix is None else cost_matrix.astype(np.float32))
+    self.w_opt = None
+    with strategy.scope():
+      self.a_opt = alpha_optimizer(hp)
+      self.step_counter = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                      name="dnas_step")
+    self.rebuild()
+
+  def rebuild(self) -> None:
+    """Re-traces the steps for the supernet's current subspace (a fresh weight
+    optimizer drops the slots of pruned ops; the LR schedule carries on)."""
+    with self.strategy.scope():
+      self.w_opt = optimizer_for(self.net.trainable_variables, self.w_opt,
+                                 lambda: weight_optimizer(self.hp, self.total_steps))
+    self.mask = tf.constant(alphas_lib.mask_matrix(self.net.space, self.net.subspace))
+    self._step = tf.function(self._distributed_step)
+    self._eval = tf.function(self._distributed_eval)
+
+  def _weights(self, tau):
+    seed = tf.stack([self.step_counter, tf.constant(7, tf.int64)])
+    return self.alphas.mixing_weights(self.mask, tau, self.hp.gumbel, seed)
+
+  def _replica_step(self, tx, ty, vx, vy, tau):
+    scale = 1.0 / self.global_batch_size
+    with tf.GradientTape() as tape:
+      logits = self.net.mixed_forward(tx, tf.stop_gradient(self._weights(tau)), True)
+      per_ex = per_example_loss(ty, logits)
+      loss = tf.reduce_sum(per_ex) * scale
+    variables = self.net.trainable_variables
+    self.w_opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    train_correct = count_correct(ty, logits)
+
+    with tf.GradientTape() as tape:
+      w = self._weights(tau)
+      vlogits = self.net.mixed_forward(vx, w, True)
+      v_per_ex = per_example_loss(vy, vlogits)
+      cost = tf.reduce_sum(w * self.cost_matrix)
+      a_loss = (tf.reduce_sum(v_per_ex) * scale + self.hp.cost_weight * cost
+                / self.strategy.num_replicas_in_sync)
+    self.a_opt.apply_gradients([(tape.gradient(a_loss, self.alphas.logits),
+                                 self.alphas.logits)])
+    val_correct = count_correct(vy, vlogits)
+    return {"train_loss": tf.reduce_sum(per_ex), "train_correct": train_correct,
+            "val_loss": tf.reduce_sum(v_per_ex), "val_correct": val_correct}
+
+  def _distributed_step(self, train_iter, val_iter, tau):
+    tx, ty = next(train_iter)
+    vx, vy = next(val_iter)
+    out = self.strategy.run(self._replica_step, args=(tx, ty, vx, vy, tau))
+    self.step_counter.assign_add(1)
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in out.items()}
+
+  def train_step(self, train_iter, val_iter) -> Dict[str, float]:
+    """One bilevel step; returns mean losses and accuracies of its two batches."""
+    tau = temperature(self.hp, int(self.step_counter.numpy()), self.total_steps)
+    out = self._step(train_iter, val_iter, tf.constant(tau, tf.float32))
+    n = float(self.global_batch_size)
+    return {"train_loss": float(out["train_loss"]) / n,
+            "train_acc": float(out["train_correct"]) / n,
+            "val_loss": float(out["val_loss"]) / n,
+            "val_acc": float(out["val_correct"]) / n, "tau": tau}
+
+  def _replica_eval(self, x, y):
+    logits = self.net.mixed_forward(x, self.alphas.probs(self.mask), False)
+    return (tf.reduce_sum(per_example_loss(y, logits)),
+            count_correct(y, logits),
+            tf.cast(tf.shape(y)[0], tf.float32))
+
+  def _distributed_eval(self, x, y):
+    out = self.strategy.run(self._replica_eval, args=(x, y))
+    return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out]
+
+  def evaluate(self, dist_dataset, max_batches: int = 0) -> Dict[str, float]:
+    """Mean loss and accuracy of the mixed supernet (softmax alphas) on a dataset."""
+    loss = correct = count = 0.0
+    for i, (x, y) in enumerate(dist_dataset):
+      if max_batches and i >= max_batches:
+        break
+      l, c, n = self._eval(x, y)
+      loss, correct, count = loss + float(l), correct + float(c), count + float(n)
+    return {"loss": loss / max(count, 1.0), "acc": correct / max(count, 1.0)}

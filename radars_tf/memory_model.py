@@ -1,0 +1,122 @@
+"""Estimate of the peak bytes one DNAS training step needs per replica.
+
+Counts, from the same op programs the layers are built from (`ops.program_cost`):
+weights (BN statistics included), their gradients, the optimizer's slots, alphas
+with their gradient and Adam slots, and the activations every alive candidate keeps
+for the backward pass at the per-replica batch. The activation term is scaled by
+`ACTIVATION_FACTOR`, which accounts for what a framework allocates beyond the saved
+tensors (gradient buffers of the backward pass, BN temporaries, the weighted copies
+of each op's output); it was fitted once against TensorFlow's allocator peak with
+`tools/bench_memory.py` and is checked by tests/memory_model_test.py.
+"""
+import dataclasses
+from typing import List, Tuple
+
+import numpy as np
+
+from radars_tf import network, ops
+from radars_tf.search_space import SearchSpace, Subspace
+
+BYTES = 4                  # float32
+ACTIVATION_FACTOR = 0.9    # see module docstring
+MB = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryEstimate:
+  weights: int
+  gradients: int
+  optimizer_slots: int
+  alphas: int
+  activations: int
+
+  @property
+  def total(self) -> int:
+    return (self.weights + self.gradients + self.optimizer_slots + self.alphas
+            + self.activations)
+
+  @property
+  def total_mb(self) -> float:
+    return self.total / MB
+
+
+def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
+                ) -> List[List[ops.OpCost]]:
+  """OpCost of every candidate of every searchable layer (pruned or not)."""
+  return [[ops.op_cost(spec, l.hw, l.cin, l.cout, l.stride) for spec in l.candidates]
+          for l in space.layers(input_shape[0])]
+
+
+def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int],
+                kind: str = "macs") -> np.ndarray:
+  """[layers, candidates] cost (macs or params), normalized so that the most
+  expensive architecture costs 1 (for the cost term of the alpha loss)."""
+  costs = layer_costs(space, input_shape)
+  m = np.zeros((len(costs), max(len(c) for c in costs)), np.float64)
+  for i, row in enumerate(costs):
+    m[i, :len(row)] = [getattr(c, "macs" if kind == "macs" else "trainable")
+                       for c in row]
+  return (m / max(m.max(axis=1).sum(), 1.0)).astype(np.float32)
+
+
+def activation_elems(space: SearchSpace, subspace: Subspace,
+                     input_shape: Tuple[int, int, int]) -> int:
+  """Activation elements per example at the peak of a DNAS step.
+
+  Everything kept for backward (each layer's input once, each alive op's saved
+  tensors), plus the largest transient of the backward pass: the gradients of a
+  layer's input from each of its alive ops, held until they are summed.
+  """
+  hw, cin = input_shape[0], input_shape[2]
+  kept = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).saved_elems
+  transient = 0
+  costs = layer_costs(space, input_shape)
+  for layer, alive in zip(space.layers(hw), subspace.alive):
+    in_elems = layer.hw * layer.hw * layer.cin
+    op_costs = [costs[layer.index][i] for i in alive]
+    kept += sum(c.saved_elems for c in op_costs)
+    kept += in_elems if any(c.input_needed for c in op_costs) else 0
+    transient = max(transient, len(alive) * in_elems)
+  return kept + transient
+
+
+def estimate(space: SearchSpace, subspace: Subspace,
+             input_shape: Tuple[int, int, int], num_classes: int,
+             per_replica_batch: int, weight_slots: int = 1) -> MemoryEstimate:
+  """Per-replica bytes of one DNAS step over `subspace`.
+
+  Args:
+    weight_slots: optimizer slots per trainable weight (1: SGD momentum, 2: Adam).
+  """
+  hw, cin = input_shape[0], input_shape[2]
+  stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
+  params, trainable = stem.params, stem.trainable
+  costs = layer_costs(space, input_shape)
+  for layer_costs_, alive in zip(costs, subspace.alive):
+    params += sum(layer_costs_[i].params for i in alive)
+    trainable += sum(layer_costs_[i].trainable for i in alive)
+  head_params, _ = network.head_cost(space.stages[-1].channels, num_classes)
+  params += head_params
+  trainable += head_params
+  n_alpha = sum(len(c) for c in costs)
+  act = activation_elems(space, subspace, input_shape)
+  return MemoryEstimate(
+      weights=params * BYTES, gradients=trainable * BYTES,
+      optimizer_slots=weight_slots * trainable * BYTES,
+      alphas=4 * n_alpha * BYTES,            # value, gradient, two Adam slots
+      activations=int(ACTIVATION_FACTOR * act * per_replica_batch * BYTES))
+
+
+def fits(est: MemoryEstimate, budget_bytes: int) -> bool:
+  return est.total <= budget_bytes
+
+
+def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],
+               num_classes: int) -> int:
+  """Forward multiply-accumulates per example of a standalone (one op per layer)
+  network: stem, the chosen ops, head."""
+  hw, cin = input_shape[0], input_shape[2]
+  macs = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).macs
+  for layer, spec in zip(space.layers(hw), op_specs):
+    macs += ops.op_cost(spec, layer.hw, layer.cin, layer.cout, layer.stride).macs
+  return macs + network.head_cost(space.stages[-1].channels, num_classes)[1]

@@ -1,0 +1,63 @@
+"""Measures what one DNAS step really allocates: TensorFlow's allocator peak.
+
+`tf.config.experimental.get_memory_info(device)["peak"]` after `reset_memory_stats`
+works for CPU:0 as well as GPU:0 in TF 2.15, so the memory model can be checked on
+a CPU machine.
+"""
+import dataclasses
+import gc
+import time
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from radars_tf import alphas as alphas_lib
+from radars_tf import dnas_trainer, supernet
+from radars_tf.search_space import SearchSpace, Subspace
+
+
+@dataclasses.dataclass(frozen=True)
+class StepMeasurement:
+  peak_bytes: int
+  step_seconds: float
+
+
+def device_name() -> str:
+  return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
+
+
+def reset_peak(device: str = "") -> None:
+  tf.config.experimental.reset_memory_stats(device or device_name())
+
+
+def peak_bytes(device: str = "") -> int:
+  return int(tf.config.experimental.get_memory_info(device or device_name())["peak"])
+
+
+def measure_dnas_step(space: SearchSpace, subspace: Subspace,
+                      input_shape: Tuple[int, int, int], num_classes: int,
+                      batch: int, steps: int = 2, seed: int = 0) -> StepMeasurement:
+  """Allocator peak and mean wall time of DNAS steps on random data."""
+  gc.collect()
+  tf.keras.backend.clear_session()
+  tf.random.set_seed(seed)
+  strategy = tf.distribute.get_strategy()
+  net = supernet.Supernet(space, subspace, input_shape, num_classes)
+  alphas = alphas_lib.Alphas(space)
+  trainer = dnas_trainer.DnasTrainer(net, alphas, strategy, batch,
+                                     dnas_trainer.DnasHParams(), 100)
+  rng = np.random.default_rng(seed)
+  x = tf.constant(rng.standard_normal((batch,) + tuple(input_shape)), tf.float32)
+  y = tf.constant(rng.integers(0, num_classes, batch), tf.int32)
+  it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+  trainer.train_step(it, it)                      # trace, create optimizer slots
+  reset_peak()
+  start = time.perf_counter()
+  for _ in range(steps):
+    trainer.train_step(it, it)
+  seconds = (time.perf_counter() - start) / steps
+  peak = peak_bytes()
+  del trainer, net, alphas, it
+  gc.collect()
+  return StepMeasurement(peak, seconds)

@@ -1,0 +1,172 @@
+"""One run end to end: check the model dir, set up devices and strategy, search,
+retrain the genotype from scratch, evaluate once on test, export, report."""
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from radars_tf.config import RunConfig
+from radars_tf.errors import UserError
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+
+
+def write_json_atomic(path: str, value) -> None:
+  """Writes through a temporary file and a rename: never a half-written file."""
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+  with os.fdopen(fd, "w") as f:
+    json.dump(value, f, indent=2, default=_jsonable)
+  os.replace(tmp, path)
+
+
+def _jsonable(x):
+  if isinstance(x, (np.floating, np.integer)):
+    return x.item()
+  if isinstance(x, np.ndarray):
+    return x.tolist()
+  if dataclasses.is_dataclass(x):
+    return dataclasses.asdict(x)
+  return str(x)
+
+
+def prepare_model_dir(cfg: RunConfig) -> None:
+  """Refuses to mix runs: a model dir holding a run with other flags, or a finished
+  run, is kept unless --overwrite, which moves it aside (never deletes it)."""
+  d = cfg.model_dir
+  config_path = os.path.join(d, CONFIG_FILE)
+  if os.path.exists(config_path):
+    try:
+      with open(config_path) as f:
+        old = RunConfig.from_json(f.read())
+    except (ValueError, TypeError) as e:
+      raise UserError(f"{config_path} is not a radars_tf config ({e}); "
+                      "use another --model_dir") from e
+    diff = [k for k, v in cfg.search_fields().items() if old.search_fields().get(k) != v]
+    finished = os.path.exists(os.path.join(d, RESULTS_FILE))
+    if (diff or finished) and not cfg.overwrite:
+      why = (f"a run with different flags ({', '.join(diff[:4])})" if diff
+             else "a finished run")
+      raise UserError(f"--model_dir {d} holds {why}; pass --overwrite to move it "
+                      "aside, or choose another --model_dir")
+    if cfg.overwrite:
+      aside = f"{d.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+      shutil.move(d, aside)
+      print(f"moved the earlier run in {d} to {aside}", file=sys.stderr)
+  try:
+    os.makedirs(d, exist_ok=True)
+    probe = tempfile.NamedTemporaryFile(dir=d, delete=True)
+    probe.close()
+  except OSError as e:
+    raise UserError(f"cannot write to --model_dir {d}: {e.strerror}") from e
+
+
+def versions() -> dict:
+  import keras  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  import tf_agents  # pylint: disable=import-outside-toplevel
+  return {"python": platform.python_version(), "tensorflow": tf.__version__,
+          "keras": keras.__version__, "tf_agents": tf_agents.__version__,
+          "tensorflow_datasets": tfds.__version__}
+
+
+def summary_table(results: dict) -> str:
+  rows = [
+      ("method", results["method"]), ("dataset", results["dataset"]),
+      ("space", f"{results['space']} (log10 size {results['space_log10_size']:.1f})"),
+      ("genotype", ", ".join(results["genotype"]["ops"])),
+      ("test accuracy", f"{100 * results['test_accuracy']:.2f}%"),
+      ("params", f"{results['params']:,}"),
+      ("FLOPs", f"{results['flops'] / 1e6:.1f} M"),
+      ("search time", f"{results['search_seconds']:.0f} s"),
+      ("final training", f"{results['final_train_seconds']:.0f} s "
+                         f"({results['final_epochs']} epochs)"),
+      ("memory budget", f"{results['budget_mb']:.0f} MB per replica"),
+      ("DNAS estimate", f"full space {results['full_space_estimate_mb']:.0f} MB, "
+                        f"final subspace {results['final_estimate_mb']:.0f} MB"),
+      ("measured peak", f"{results['measured_peak_mb']:.0f} MB per replica"),
+      ("pruned", f"{len(results['pruning_history'])} candidates"),
+      ("model dir", results["model_dir"]),
+  ]
+  width = max(len(k) for k, _ in rows)
+  line = "-" * (width + 3 + max(len(str(v)) for _, v in rows))
+  return "\n".join([line] + [f"{k:<{width}} | {v}" for k, v in rows] + [line])
+
+
+def run(cfg: RunConfig, quiet: bool = False) -> int:
+  prepare_model_dir(cfg)
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from radars_tf import data, distribution, final_training  # pylint: disable=import-outside-toplevel
+  from radars_tf import search_loop, search_space  # pylint: disable=import-outside-toplevel
+  from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
+
+  distribution.configure_devices(cfg.gpu_memory_limit_mb)
+  tf.keras.utils.set_random_seed(cfg.seed)
+  if cfg.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  strategy = distribution.get_strategy(cfg.strategy, cfg.tpu)
+  per_replica = distribution.check_batch(cfg.batch_size, strategy)
+  space = search_space.load(cfg.space)
+  chief = distribution.is_chief(strategy)
+  out_dir = cfg.model_dir if chief else tempfile.mkdtemp(prefix="radars_worker_")
+  with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
+    f.write(cfg.to_json())
+  source = data.DataSource(cfg.dataset, cfg.data_dir, cfg.manual_dir,
+                           cfg.val_fraction, cfg.max_train_examples,
+                           cfg.max_test_examples, cfg.seed)
+  summaries = Summaries(os.path.join(out_dir, "logs", "search"))
+  summaries.hparams(cfg.search_fields(), ["final/test_accuracy"])
+  progress = Progress(quiet)
+  progress.note(f"{cfg.method} on {cfg.dataset}, space {space.name} "
+                f"(log10 size {search_space.log10_size(space):.1f}), "
+                f"{strategy.num_replicas_in_sync} replica(s), budget "
+                f"{cfg.budget_mb:.0f} MB per replica")
+  ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress)
+  outcome = search_loop.run_search(ctx)
+  progress.note(f"search done in {outcome.search_seconds:.0f} s: "
+                f"{', '.join(outcome.genotype.ops)}")
+  summaries.text(0, "genotype", "`" + "`, `".join(outcome.genotype.ops) + "`")
+
+  progress.phase(f"final training: {cfg.final_epochs} epochs on "
+                 f"{source.splits.num_train} examples", cfg.final_epochs)
+  model, final = final_training.train_and_evaluate(
+      outcome.genotype, space, source, strategy, cfg.batch_size, cfg.final_epochs,
+      cfg.final_lr, os.path.join(out_dir, "logs", "final"),
+      verbose=0 if quiet else progress.verbose)
+  summaries.scalars(0, {"final/test_accuracy": final.test_accuracy})
+  summaries.flush()
+  exports = final_training.export(model, out_dir)
+  with open(os.path.join(out_dir, "genotype.json"), "w") as f:
+    f.write(outcome.genotype.to_json())
+  results = {
+      "method": cfg.method, "dataset": cfg.dataset, "space": space.name,
+      "space_log10_size": search_space.log10_size(space),
+      "genotype": json.loads(outcome.genotype.to_json()),
+      "test_accuracy": final.test_accuracy, "test_loss": final.test_loss,
+      "test_examples": source.splits.num_test,
+      "params": final.params, "macs": final.macs, "flops": 2 * final.macs,
+      "search_seconds": outcome.search_seconds,
+      "final_train_seconds": final.train_seconds, "final_epochs": final.epochs,
+      "final_train_accuracy": final.train_accuracy,
+      "budget_mb": cfg.budget_mb,
+      "measured_peak_mb": outcome.peak_step_bytes / (1 << 20),
+      "final_estimate_mb": outcome.estimate_mb,
+      "full_space_estimate_mb": outcome.full_estimate_mb,
+      "final_subspace": outcome.subspace.to_json(),
+      "pruning_history": [dataclasses.asdict(d) for d in outcome.decisions],
+      "events": outcome.events, "best_curve": outcome.best_curve,
+      "replicas": strategy.num_replicas_in_sync, "per_replica_batch": per_replica,
+      "seed": cfg.seed, "flags": dataclasses.asdict(cfg), "versions": versions(),
+      "exports": {k: os.path.relpath(v, out_dir) for k, v in exports.items()},
+      "model_dir": cfg.model_dir,
+  }
+  write_json_atomic(os.path.join(out_dir, RESULTS_FILE), results)
+  print(summary_table(results), flush=True)
+  return 0

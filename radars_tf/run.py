@@ -1,0 +1,124 @@
+"""radars_tf: search an architecture, retrain it, evaluate it once, export it.
+
+  python -m radars_tf.run                                  # RADARS on Fashion-MNIST
+  python -m radars_tf.run --flagfile=flags/cifar10.cfg --model_dir=runs/c10
+  python -m radars_tf.run --helpfull                       # every flag
+
+Flags live here only; they become one RunConfig, written to the model dir.
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import dataclasses  # pylint: disable=g-import-not-at-top,wrong-import-position
+import typing
+
+from absl import app, flags, logging
+
+from radars_tf.config import METHODS, STRATEGIES, RunConfig
+
+HELP = {
+    "method": f"Search method: {', '.join(METHODS)}.",
+    "dataset": "TFDS dataset: cifar10, cifar100, fashion_mnist, mnist, "
+               "imagenet_resized/32x32, imagenet2012 (manual download).",
+    "space": "Search space: a preset (large, darts, tiny) or a JSON file.",
+    "data_dir": "TFDS data dir (default: TFDS's own, ~/tensorflow_datasets).",
+    "manual_dir": "Directory of manually downloaded files (imagenet2012; for "
+                  "fashion_mnist defaults to Debian's /usr/share/datasets/fashion-mnist).",
+    "model_dir": "Where the run writes config, checkpoints, TensorBoard logs, exports.",
+    "seed": "Seed of every random choice (data order, init, sampling).",
+    "deterministic": "Also enable TF op determinism (slower, reproducible).",
+    "val_fraction": "Fraction of the train split held out for alphas and rewards.",
+    "max_train_examples": "Use at most this many train examples (0: all).",
+    "max_test_examples": "Evaluate on at most this many test examples (0: all).",
+    "batch_size": "Global batch size (divided among the replicas).",
+    "memory_budget_mb": "Per-replica memory a DNAS step may use (CPU runs).",
+    "gpu_memory_limit_mb": "Cap each GPU at this many MB (set before any op runs); "
+                           "the budget becomes this minus --memory_headroom_mb.",
+    "memory_headroom_mb": "Part of --gpu_memory_limit_mb kept for the framework.",
+    "dnas_rounds": "Maximum number of DNAS rounds.",
+    "dnas_steps_per_round": "Bilevel steps (weights + alphas) per DNAS round.",
+    "w_lr": "Learning rate of the supernet weights (cosine decayed).",
+    "alpha_lr": "Adam learning rate of the architecture variables.",
+    "gumbel": "Gumbel-softmax mixing (FBNet) instead of softmax (DARTS).",
+    "cost_weight": "Weight of the normalized MAC cost in alpha loss and reward.",
+    "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
+    "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
+    "rl_iterations_per_phase": "Agent updates per RL phase.",
+    "episodes_per_iteration": "Architectures sampled per agent update.",
+    "path_train_steps": "Shared-weight steps on sampled paths before each update.",
+    "score_batches": "Validation batches that score one sampled architecture.",
+    "agent_lr": "Adam learning rate of the policy.",
+    "entropy_weight": "Entropy regularization of the policy.",
+    "prune_fraction": "At most this fraction of a layer's candidates goes per RL prune.",
+    "dnas_prune_fraction": "Fraction of a layer's candidates pruned between DNAS rounds.",
+    "child_samples": "rl/random: children sampled and trained from scratch.",
+    "child_train_steps": "rl/random: training steps of each child.",
+    "final_epochs": "Epochs of final training on the full train split.",
+    "final_lr": "Learning rate of final training (cosine decayed).",
+    "strategy": f"tf.distribute strategy: {', '.join(STRATEGIES)}.",
+    "tpu": "TPU name or grpc:// address for --strategy=tpu.",
+    "overwrite": "Replace a finished or different run in --model_dir (the old one is "
+                 "moved aside to <model_dir>.old-<time>, never deleted).",
+}
+
+
+def _define_flags() -> None:
+  """One flag per RunConfig field, with its default and HELP line."""
+  hints = typing.get_type_hints(RunConfig)
+  for field in dataclasses.fields(RunConfig):
+    kind = hints[field.name]
+    define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
+              float: flags.DEFINE_float}.get(kind, flags.DEFINE_string)
+    define(field.name, field.default, HELP[field.name])
+
+
+_define_flags()
+flags.DEFINE_bool("quiet", False, "No progress lines, only the final table.")
+FLAGS = flags.FLAGS
+
+
+def config_from_flags() -> RunConfig:
+  return RunConfig(**{f.name: FLAGS[f.name].value
+                      for f in dataclasses.fields(RunConfig)}).validate()
+
+
+def _parse(argv):
+  """absl parsing, with a bad flag reported in one line (exit 2)."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    print(f"error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+    return 2
+  logging.set_verbosity(logging.ERROR)
+  from radars_tf import pipeline  # pylint: disable=import-outside-toplevel
+  from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+  try:
+    cfg = config_from_flags()
+    return pipeline.run(cfg, quiet=FLAGS.quiet)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+
+
+def entry() -> None:
+  """Runs main and leaves without TF's noisy interpreter teardown."""
+  try:
+    app.run(main, flags_parser=_parse)
+    code = 0
+  except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+if __name__ == "__main__":
+  entry()

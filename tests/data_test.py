@@ -1,0 +1,112 @@
+"""Input pipelines: mock TFDS data for CIFAR-10, real Fashion-MNIST offline."""
+import gzip
+import os
+import shutil
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from radars_tf import data
+from radars_tf.datasets import fashion_mnist_debian
+from radars_tf.errors import DataUnavailableError, UserError
+
+
+class SplitsTest(parameterized.TestCase):
+
+  @parameterized.parameters((60000, 0.5, 0, 30000, 30000), (60000, 0.1, 1000, 900, 100),
+                            (10, 0.5, 0, 5, 5))
+  def test_sizes(self, n, frac, limit, n_tr, n_val):
+    s = data.make_splits(n, 100, frac, limit)
+    self.assertEqual((s.num_search_train, s.num_search_val), (n_tr, n_val))
+    self.assertEqual(s.num_train, n_tr + n_val)
+    self.assertEqual(s.search_train, f"train[:{n_tr}]")
+    self.assertEqual(s.search_val, f"train[{n_tr}:{n_tr + n_val}]")
+
+  @parameterized.parameters(0.0, 1.0, -0.2)
+  def test_bad_fraction(self, frac):
+    with self.assertRaisesRegex(UserError, "val_fraction"):
+      data.make_splits(100, 10, frac)
+
+  def test_unknown_dataset(self):
+    with self.assertRaisesRegex(UserError, "unknown dataset 'nonsense'"):
+      data.dataset_spec("nonsense")
+
+
+class MockCifarTest(tf.test.TestCase):
+
+  def test_cifar10_pipeline(self):
+    with tfds.testing.mock_data(num_examples=40):
+      src = data.DataSource("cifar10", data_dir=self.get_temp_dir(),
+                            max_train_examples=40, max_test_examples=40)
+      x, y = next(iter(src.dataset("search_train", 8, training=True)))
+      self.assertEqual(x.shape, (8, 32, 32, 3))
+      self.assertEqual(x.dtype, tf.float32)
+      self.assertEqual(y.dtype, tf.int32)
+      self.assertAllInRange(y, 0, 9)
+      test = list(src.dataset("test", 16, training=False))
+      self.assertEqual(sum(int(b[1].shape[0]) for b in test), src.splits.num_test)
+
+  def test_cifar10_distributed(self):
+    with tfds.testing.mock_data(num_examples=40):
+      src = data.DataSource("cifar10", data_dir=self.get_temp_dir(),
+                            max_train_examples=40)
+      strategy = tf.distribute.get_strategy()
+      x, _ = next(iter(src.distributed(strategy, "search_val", 4, True)))
+      self.assertEqual(x.shape, (4, 32, 32, 3))
+
+
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class FashionMnistTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.src = data.DataSource("fashion_mnist", val_fraction=0.5)
+
+  def test_real_split_sizes(self):
+    info = self.src.builder.info
+    self.assertEqual(info.splits["train"].num_examples, 60000)
+    self.assertEqual(info.splits["test"].num_examples, 10000)
+    self.assertEqual(self.src.splits.num_search_train, 30000)
+    self.assertEqual(self.src.splits.num_search_val, 30000)
+    self.assertEqual(self.src.builder.name, "fashion_mnist_debian")
+
+  def test_batches(self):
+    x, y = next(iter(self.src.dataset("test", 64, training=False)))
+    self.assertEqual(x.shape, (64, 28, 28, 1))
+    self.assertEqual(x.dtype, tf.float32)
+    self.assertAllInRange(y, 0, 9)
+    # Normalized with the dataset's mean and std: roughly zero mean.
+    self.assertAllInRange(tf.reduce_mean(x), -1.0, 1.0)
+
+  def test_search_parts_are_disjoint(self):
+    def images(split):
+      ds = self.src.builder.as_dataset(split=split, as_supervised=True)
+      return {hash(x.tobytes()) for x, _ in tfds.as_numpy(ds)}
+    src = data.DataSource("fashion_mnist", max_train_examples=2000)
+    train = images(src.splits.search_train)
+    val = images(src.splits.search_val)
+    self.assertLen(train, 1000, "the first 1000 images are distinct")
+    self.assertEmpty(train & val)
+
+  def test_corrupted_file_is_refused(self):
+    manual = os.path.join(self.get_temp_dir(), "manual")
+    shutil.copytree(fashion_mnist_debian.DEBIAN_DIR, manual)
+    path = os.path.join(manual, "t10k-labels-idx1-ubyte.gz")
+    with gzip.open(path) as f:
+      raw = bytearray(f.read())
+    raw[-1] = (raw[-1] + 1) % 10        # one label changed, still a valid file
+    os.chmod(path, 0o644)
+    with gzip.open(path, "wb") as f:
+      f.write(bytes(raw))
+    with self.assertRaisesRegex(DataUnavailableError, "checksum"):
+      data.prepare_builder("fashion_mnist", os.path.join(self.get_temp_dir(), "d"),
+                           manual)
+
+
+if __name__ == "__main__":
+  absltest.main()
