@@ -44,6 +44,7 @@ class RunConfig:
   rl_phases_max: int = 20
   rl_iterations_per_phase: int = 4
   episodes_per_iteration: int = 8
+  warmup_steps: int = 200
   path_train_steps: int = 20
   score_batches: int = 1
   agent_lr: float = 0.05
@@ -77,7 +78,7 @@ class RunConfig:
     for name in positive:
       if not getattr(self, name) > 0:
         raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
-    non_negative = ("dnas_rounds", "path_train_steps", "final_epochs",
+    non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps", "final_epochs",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
                     "memory_headroom_mb", "cost_weight", "entropy_weight", "seed")
     for name in non_negative:

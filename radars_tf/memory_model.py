@@ -3,11 +3,12 @@
 Counts, from the same op programs the layers are built from (`ops.program_cost`):
 weights (BN statistics included), their gradients, the optimizer's slots, alphas
 with their gradient and Adam slots, and the activations every alive candidate keeps
-for the backward pass at the per-replica batch. The activation term is scaled by
-`ACTIVATION_FACTOR`, which accounts for what a framework allocates beyond the saved
-tensors (gradient buffers of the backward pass, BN temporaries, the weighted copies
-of each op's output); it was fitted once against TensorFlow's allocator peak with
-`tools/bench_memory.py` and is checked by tests/memory_model_test.py.
+for the backward pass at the per-replica batch, plus the largest transient of the
+backward pass. `ACTIVATION_FACTOR` scales the activation term; it was fitted against
+TensorFlow's allocator peak (`memory_probe`, `tools/bench_memory.py`) so that the
+estimate errs on the safe side: random subspaces of the `large` space measured 0.74
+to 0.86 of the estimate (batch 8 and 16, TF 2.15 CPU), single-family spaces 0.57
+(pooling) to 0.98 (5x5 convs). tests/memory_model_test.py holds it within +-30%.
 """
 import dataclasses
 from typing import List, Tuple
@@ -18,7 +19,7 @@ from radars_tf import network, ops
 from radars_tf.search_space import SearchSpace, Subspace
 
 BYTES = 4                  # float32
-ACTIVATION_FACTOR = 0.9    # see module docstring
+ACTIVATION_FACTOR = 1.1    # see module docstring
 MB = 1 << 20
 
 

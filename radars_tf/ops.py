@@ -146,7 +146,10 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
   for j, p in enumerate(prims):
     if p.kind in ("conv", "dwconv"):
       if p.dilation > 1:
-        saved += hw * hw * c   # TF dilates through space-to-batch: one more copy
+        # TF dilates through space-to-batch: one more copy of the input, padded
+        # by the dilated kernel's reach.
+        padded = hw + (p.kernel - 1) * p.dilation
+        saved += padded * padded * c
       hw = _out_size(hw, p.stride)
       cout = p.filters if p.kind == "conv" else c
       w = p.kernel * p.kernel * (c * cout if p.kind == "conv" else c)

@@ -47,6 +47,7 @@ HELP = {
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",
     "episodes_per_iteration": "Architectures sampled per agent update.",
+    "warmup_steps": "Shared-weight steps on random paths before the first RL phase.",
     "path_train_steps": "Shared-weight steps on sampled paths before each update.",
     "score_batches": "Validation batches that score one sampled architecture.",
     "agent_lr": "Adam learning rate of the policy.",

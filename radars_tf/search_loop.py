@@ -2,7 +2,6 @@
 pruning between them), and the DNAS, RL and random baselines on the same space,
 data and scoring. See the design notes, section "The loop"."""
 import dataclasses
-import gc
 import math
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -94,19 +93,8 @@ class Search:
     self.best_curve.append((round(time.time() - self.start, 2), best))
 
   def measured(self, run: Callable[[], None], owned_variables) -> int:
-    """Allocator peak of `run()` less what was allocated before it that the step
-    does not own (input caches, the agent, ...): the memory the step claims.
-
-    The state it owns (weights, optimizer slots, alphas) is counted from the real
-    variables, as the estimate counts it.
-    """
-    gc.collect()
-    device = memory_probe.device_name()
-    before = int(tf.config.experimental.get_memory_info(device)["current"])
-    owned = sum(int(np.prod(v.shape)) * v.dtype.size for v in owned_variables)
-    memory_probe.reset_peak(device)
-    run()
-    step_peak = memory_probe.peak_bytes(device) - (before - owned)
+    """Runs `run()` and records the memory it claims (`memory_probe.claimed_peak`)."""
+    step_peak = memory_probe.claimed_peak(run, owned_variables)
     self.peak_step_bytes = max(self.peak_step_bytes, step_peak)
     return step_peak
 
@@ -267,9 +255,22 @@ class RadarsSearch(SupernetSearch):
     self.rl_phase_index += 1
     return samples
 
+  def warmup(self) -> None:
+    """Shared weights trained on uniformly sampled paths, so that the first rewards
+    tell architectures apart (TuNAS/SPOS warm up the same way)."""
+    steps = self.cfg.warmup_steps
+    if not steps:
+      return
+    self.ctx.progress.phase(f"warm-up: {steps} shared-weight steps on random paths",
+                            steps)
+    loss = self.paths.train(self.train_iter, steps, on_step=lambda i, l:
+                            self.ctx.progress.update(i + 1, {"loss": l}))
+    self.record("warmup", steps=steps, loss=loss)
+
   def run(self) -> SearchOutcome:
     self.check_feasible()
     self.log_space(0)
+    self.warmup()
     step = 0
     while self.estimate_mb(self.subspace) > self.budget_mb:
       if self.rl_phase_index >= self.cfg.rl_phases_max:

@@ -110,7 +110,7 @@ def _check(space: SearchSpace) -> None:
 
 PRESETS = {
     "large": SearchSpace("large", 16, (
-        Stage(24, 1, 2), Stage(32, 2, 4), Stage(64, 2, 4), Stage(96, 1, 2),
+        Stage(24, 2, 2), Stage(32, 1, 4), Stage(64, 2, 4), Stage(96, 1, 2),
         Stage(128, 2, 2)), LARGE_OPS),
     "darts": SearchSpace("darts", 16, (
         Stage(16, 1, 2), Stage(32, 2, 3), Stage(64, 2, 3)), DARTS_OPS),

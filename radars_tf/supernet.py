@@ -2,8 +2,8 @@
 
 Two forward modes over the same weights:
   * mixed: each layer outputs the weighted sum of its alive ops (DNAS);
-  * single_path: each layer runs one chosen op, picked by a tensor of choices, so
-    one compiled function scores any architecture the agent samples.
+  * single_path: each layer runs one chosen op (a path of Python ints); only that
+    path's ops run and keep activations.
 Pruning deletes an op's layer (its compute and weights); survivors keep theirs.
 """
 from typing import Dict, Sequence, Tuple
@@ -37,17 +37,11 @@ class MixedLayer(tf.keras.layers.Layer):
     return tf.add_n([weights[i] * self.candidate_ops[str(i)](x, training=training)
                      for i in self.alive])
 
-  def single(self, x, choice, training):
-    """The output of the op `choice` (a scalar candidate-index tensor) alone."""
-    alive = self.alive
-    if len(alive) == 1:
-      return self.candidate_ops[str(alive[0])](x, training=training)
-    position = tf.gather(tf.constant(
-        [alive.index(i) if i in alive else 0
-         for i in range(len(self.spec.candidates))], tf.int32), choice)
-    branches = [lambda op=self.candidate_ops[str(i)]: op(x, training=training)
-                for i in alive]
-    return tf.switch_case(position, branches)
+  def single(self, x, choice: int, training):
+    """The output of the alive op `choice` alone."""
+    if str(choice) not in self.candidate_ops:
+      raise ValueError(f"candidate {choice} of {self.name} is pruned")
+    return self.candidate_ops[str(choice)](x, training=training)
 
 
 class Supernet(tf.keras.Model):
@@ -64,11 +58,9 @@ class Supernet(tf.keras.Model):
                                   name=f"layer{spec.index}")
                        for spec in space.layers(input_shape[0])]
     self.head = network.Head(num_classes, name="head")
-    self(tf.zeros((1,) + self.image_shape), choices=tf.zeros(
-        (len(self.searchable),), tf.int32))                # builds every variable
-    self.mixed_forward(tf.zeros((1,) + self.image_shape),
-                       tf.ones((len(self.searchable), max(
-                           len(c) for c in space.candidates()))), False)
+    width = max(len(c) for c in space.candidates())
+    self.mixed_forward(tf.zeros((1,) + self.image_shape),   # builds every variable
+                       tf.ones((len(self.searchable), width)), False)
 
   @property
   def subspace(self) -> Subspace:
@@ -90,9 +82,9 @@ class Supernet(tf.keras.Model):
       x = layer.mixed(x, weights[i], training)
     return self.head(x)
 
-  def call(self, x, training=None, choices=None):
-    """single_path forward: `choices` is an int vector, one candidate per layer."""
+  def call(self, x, training=None, path=None):
+    """single_path forward: `path` holds one alive candidate index per layer."""
     x = self.stem(x, training=training)
-    for i, layer in enumerate(self.searchable):
-      x = layer.single(x, choices[i], training)
+    for layer, choice in zip(self.searchable, path):
+      x = layer.single(x, int(choice), training)
     return self.head(x)

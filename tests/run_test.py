@@ -1,0 +1,64 @@
+"""The command line: bad input gets one clear line and a non-zero exit."""
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+import radars_tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+
+
+def run(*args, timeout=300):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)     # what a user gets by default
+  return subprocess.run([sys.executable, "-m", "radars_tf.run", *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=timeout,
+                        check=False)
+
+
+class BadInputTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value),
+                                  "run")
+
+  def assert_one_line_error(self, proc, pattern):
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertNotIn("Traceback", proc.stderr)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    self.assertLen(lines, 1, proc.stderr)
+    self.assertRegex(lines[0], pattern)
+
+  def test_cifar10_offline(self):
+    proc = run("--dataset=cifar10", f"--data_dir={self.model_dir}_data",
+               f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(proc, r"^error: dataset cifar10 is not available "
+                                     r"offline .*tfds build cifar10")
+
+  @parameterized.named_parameters(
+      ("dataset", ["--dataset=nonsense"], r"unknown dataset 'nonsense'"),
+      ("method", ["--method=magic"], r"unknown method 'magic'"),
+      ("batch", ["--batch_size=0"], r"--batch_size must be > 0"),
+      ("budget", ["--memory_budget_mb=-5"], r"--memory_budget_mb must be > 0"),
+      ("non_numeric", ["--final_epochs=many"], r"error: .*final_epochs"),
+      ("space", ["--space=huge"], r"unknown search space 'huge'"),
+      ("extra_arg", ["stray"], r"unexpected arguments stray"))
+  def test_bad_flag(self, args, pattern):
+    proc = run(*args, f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(proc, pattern)
+    self.assertFalse(os.path.exists(os.path.join(self.model_dir, "results.json")))
+
+  def test_helpfull_documents_flags(self):
+    proc = run("--helpfull")
+    for flag in ("--method", "--memory_budget_mb", "--gpu_memory_limit_mb",
+                 "--strategy", "--prune_fraction"):
+      self.assertIn(flag, proc.stdout)
+
+
+if __name__ == "__main__":
+  absltest.main()

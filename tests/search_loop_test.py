@@ -1,0 +1,94 @@
+"""The search methods end to end on a tiny space and real Fashion-MNIST."""
+import dataclasses
+import os
+
+from absl.testing import absltest
+import tensorflow as tf
+
+from radars_tf import alphas as alphas_lib
+from radars_tf import data, search_loop
+from radars_tf import search_space as ss
+from radars_tf.config import RunConfig
+from radars_tf.datasets import fashion_mnist_debian
+from radars_tf.errors import MemoryBudgetError
+from radars_tf.summaries import Progress, Summaries
+
+SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
+                  batch_size=32, memory_budget_mb=8, warmup_steps=4,
+                  rl_iterations_per_phase=2, episodes_per_iteration=4,
+                  path_train_steps=4, prune_fraction=0.5, dnas_rounds=3,
+                  dnas_steps_per_round=5, child_samples=4, child_train_steps=5,
+                  final_epochs=1)
+
+
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class SearchLoopTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.source = data.DataSource("fashion_mnist", max_train_examples=512,
+                                 max_test_examples=256)
+
+  def context(self, **changes):
+    tf.keras.utils.set_random_seed(0)
+    cfg = dataclasses.replace(SMOKE, **changes).validate()
+    return search_loop.SearchContext(cfg, ss.load(cfg.space), self.source,
+                                     tf.distribute.get_strategy(),
+                                     Summaries(None), Progress(quiet=True))
+
+  def test_radars_fits_budget_and_converges(self):
+    ctx = self.context()
+    search = search_loop.RadarsSearch(ctx)
+    full = search.estimate_mb(ss.Subspace.full(ctx.space))
+    self.assertGreater(full, ctx.cfg.budget_mb)
+    out = search.run()
+    self.assertLessEqual(out.estimate_mb, ctx.cfg.budget_mb)
+    self.assertLessEqual(out.peak_step_bytes / 2**20, ctx.cfg.budget_mb)
+    self.assertGreater(out.peak_step_bytes, 0)
+    rl = [d for d in out.decisions if d.phase == "rl"]
+    self.assertNotEmpty(rl)
+    # Pruning for memory stopped at the first decision that made the estimate fit.
+    fitted = [d for d in rl if d.estimate_after_mb <= ctx.cfg.budget_mb]
+    self.assertLen(fitted, 1)
+    self.assertIs(fitted[0], rl[-1])
+    # The loop ends with one op per layer or a confident alpha distribution.
+    probs = search.alpha_probs()
+    confident = alphas_lib.confident_layers(probs, out.subspace,
+                                            ctx.cfg.converge_threshold)
+    self.assertTrue(len(confident) == len(out.subspace.alive)
+                    or search.round == ctx.cfg.dnas_rounds)
+    for layer, op in enumerate(out.genotype.ops):
+      self.assertIn(ctx.space.candidates()[layer].index(op), out.subspace.alive[layer])
+
+  def test_radars_ends_with_one_op_per_layer(self):
+    out = search_loop.RadarsSearch(self.context(dnas_rounds=6,
+                                                converge_threshold=1.0)).run()
+    self.assertEqual([len(a) for a in out.subspace.alive], [1, 1, 1])
+
+  def test_dnas_refuses_over_budget(self):
+    with self.assertRaisesRegex(MemoryBudgetError,
+                                r"^dnas: the full supernet needs \d+ MB, budget 8 MB$"):
+      search_loop.DnasSearch(self.context(method="dnas"))
+
+  def test_dnas_runs_within_budget(self):
+    out = search_loop.DnasSearch(self.context(method="dnas", memory_budget_mb=64,
+                                              dnas_rounds=1)).run()
+    self.assertLen(out.genotype.ops, 3)
+    self.assertEmpty(out.decisions)
+
+  def test_budget_below_one_op_per_layer(self):
+    with self.assertRaisesRegex(MemoryBudgetError, "below what a one-op-per-layer"):
+      search_loop.RadarsSearch(self.context(memory_budget_mb=1)).run()
+
+  def test_rl_and_random_children(self):
+    for method in ("rl", "random"):
+      out = search_loop.run_search(self.context(method=method))
+      self.assertLen(out.best_curve, 4)
+      self.assertEqual(out.best_curve[-1][1], max(b for _, b in out.best_curve))
+      self.assertLen(out.genotype.ops, 3)
+
+
+if __name__ == "__main__":
+  absltest.main()

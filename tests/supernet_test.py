@@ -1,0 +1,100 @@
+"""Supernet: mixed and single_path modes over shared weights, pruning keeps the
+survivors' weights, alphas stay apart from the weights."""
+import numpy as np
+import tensorflow as tf
+
+from radars_tf import alphas as alphas_lib
+from radars_tf import genotype as genotype_lib
+from radars_tf import search_space as ss
+from radars_tf.supernet import Supernet
+
+SHAPE = (12, 12, 1)
+
+
+class SupernetTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    tf.keras.utils.set_random_seed(1)
+    self.space = ss.load("tiny")
+    self.net = Supernet(self.space, ss.Subspace.full(self.space), SHAPE, 10)
+    self.alphas = alphas_lib.Alphas(self.space)
+    self.x = tf.random.normal((4,) + SHAPE)
+
+  def test_alphas_are_not_weights(self):
+    ids = {id(v) for v in self.net.trainable_variables}
+    self.assertNotIn(id(self.alphas.logits), ids)
+
+  def test_one_hot_mixing_equals_single_path(self):
+    choices = [2, 0, 3]
+    weights = np.zeros((3, 4), np.float32)
+    weights[range(3), choices] = 1.0
+    mixed = self.net.mixed_forward(self.x, tf.constant(weights), False)
+    single = self.net(self.x, path=choices)
+    self.assertAllClose(mixed, single, atol=1e-5)
+
+  def test_single_path_matches_standalone_model_with_same_weights(self):
+    choices = [1, 2, 0]
+    geno = genotype_lib.from_choices(self.space, choices)
+    model = geno.build(self.space, SHAPE, 10)
+    src = ([self.net.stem] + [l.candidate_ops[str(c)]
+                              for l, c in zip(self.net.searchable, choices)]
+           + [self.net.head])
+    dst = [l for l in model.layers if l.weights]
+    self.assertLen(dst, len(src))
+    for s, d in zip(src, dst):
+      d.set_weights(s.get_weights())
+    self.assertAllClose(model(self.x), self.net(self.x, path=choices),
+                        atol=1e-5)
+
+  def test_prune_keeps_survivors(self):
+    before = {id(v): v.numpy() for v in self.net.variables}
+    n_before = len(self.net.trainable_variables)
+    self.net.prune(1, 0)
+    self.assertEqual(self.net.subspace.alive[1], (1, 2, 3))
+    self.assertLess(len(self.net.trainable_variables), n_before)
+    for v in self.net.variables:
+      self.assertAllEqual(v.numpy(), before[id(v)])
+    # The pruned op gets no weight in the softmax.
+    probs = self.alphas.probs(alphas_lib.mask_matrix(self.space, self.net.subspace))
+    self.assertEqual(float(probs[1, 0]), 0.0)
+    self.assertAllClose(tf.reduce_sum(probs, -1), tf.ones(3))
+
+  def test_uniform_alphas_entropy(self):
+    probs = self.alphas.probs(alphas_lib.mask_matrix(self.space,
+                                                     ss.Subspace.full(self.space)))
+    self.assertAllClose(alphas_lib.entropy(probs.numpy()), np.log(4) * np.ones(3),
+                        atol=1e-4)
+
+  def test_gumbel_weights_are_distributions(self):
+    mask = alphas_lib.mask_matrix(self.space, ss.Subspace(((0, 1), (2,), (0, 3))))
+    w = self.alphas.mixing_weights(mask, 0.5, gumbel=True,
+                                   seed=tf.constant([1, 2], tf.int64))
+    self.assertAllClose(tf.reduce_sum(w, -1), tf.ones(3))
+    self.assertAllEqual(tf.cast(w > 0, tf.float32) * (1 - mask), tf.zeros_like(w))
+
+
+class GenotypeTest(tf.test.TestCase):
+
+  def test_json_round_trip_and_build(self):
+    space = ss.load("tiny")
+    geno = genotype_lib.Genotype("tiny", ("conv_k3", "skip", "maxpool_k3"))
+    again = genotype_lib.Genotype.from_json(geno.to_json())
+    self.assertEqual(again, geno)
+    self.assertEqual(again.choices(space), (0, 3, 2))
+    model = geno.build(space, SHAPE, 10)
+    self.assertEqual(model(tf.zeros((2,) + SHAPE)).shape, (2, 10))
+
+  def test_derive_skips_zero_and_pruned(self):
+    space = ss.SearchSpace("z", 4, (ss.Stage(4, 1, 2),), ("zero", "skip", "conv_k3"))
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    sub = ss.Subspace(((0, 1, 2), (0, 1)))
+    self.assertEqual(genotype_lib.derive(space, sub, probs).ops, ("skip", "skip"))
+
+  def test_malformed(self):
+    with self.assertRaisesRegex(Exception, "malformed genotype"):
+      genotype_lib.Genotype.from_json('{"ops": 3}')
+
+
+if __name__ == "__main__":
+  tf.test.main()
