@@ -34,7 +34,7 @@ class RunConfig:
   memory_headroom_mb: float = 256.0
   # DNAS.
   dnas_rounds: int = 3
-  dnas_steps_per_round: int = 100
+  dnas_steps_per_round: int = 40
   w_lr: float = 0.05
   alpha_lr: float = 3e-3
   gumbel: bool = False
@@ -42,20 +42,20 @@ class RunConfig:
   converge_threshold: float = 0.9
   # Agent and pruning.
   rl_phases_max: int = 20
-  rl_iterations_per_phase: int = 4
+  rl_iterations_per_phase: int = 3
   episodes_per_iteration: int = 8
-  warmup_steps: int = 200
+  warmup_steps: int = 150
   path_train_steps: int = 20
   score_batches: int = 1
   agent_lr: float = 0.05
   entropy_weight: float = 0.01
-  prune_fraction: float = 0.34
+  prune_fraction: float = 0.5
   dnas_prune_fraction: float = 0.5
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16
   child_train_steps: int = 50
   # Final training.
-  final_epochs: int = 10
+  final_epochs: int = 4
   final_lr: float = 0.05
   # Scale-out.
   strategy: str = "default"

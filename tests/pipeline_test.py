@@ -1,0 +1,95 @@
+"""A smoke search run to the end: every artefact exists, the exported models reload
+and reproduce the reported test accuracy, results.json carries its fields."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+import numpy as np
+import tensorflow as tf
+
+import radars_tf
+from radars_tf import data
+from radars_tf.datasets import fashion_mnist_debian
+from radars_tf import ops  # pylint: disable=unused-import  (registers custom layers)
+from radars_tf import network  # pylint: disable=unused-import
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+FIELDS = ("method", "dataset", "test_accuracy", "params", "flops", "search_seconds",
+          "final_train_seconds", "budget_mb", "measured_peak_mb", "pruning_history",
+          "versions", "seed", "flags", "genotype", "replicas", "per_replica_batch")
+
+
+def smoke_run(model_dir, *extra):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run(
+      [sys.executable, "-m", "radars_tf.run", f"--flagfile={ROOT}/flags/smoke.cfg",
+       f"--model_dir={model_dir}", *extra], cwd=ROOT, env=env, capture_output=True,
+      text=True, timeout=600, check=False)
+
+
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class PipelineTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value),
+                                 "smoke")
+    cls.proc = smoke_run(cls.model_dir)
+    with open(os.path.join(cls.model_dir, "results.json")) as f:
+      cls.results = json.load(f)
+
+  def test_exit_and_summary_table(self):
+    self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
+    self.assertIn("test accuracy", self.proc.stdout)
+    self.assertNotIn("Traceback", self.proc.stderr)
+
+  def test_results_fields(self):
+    for field in FIELDS:
+      self.assertIn(field, self.results)
+    self.assertEqual(self.results["method"], "radars")
+    self.assertNotEmpty(self.results["pruning_history"])
+    d = self.results["pruning_history"][0]
+    for key in ("round", "layer", "op", "policy_prob", "estimate_before_mb",
+                "estimate_after_mb", "budget_mb", "log10_size_after"):
+      self.assertIn(key, d)
+    self.assertLessEqual(self.results["measured_peak_mb"], self.results["budget_mb"])
+    self.assertEqual(self.results["versions"]["tensorflow"], tf.__version__)
+
+  def test_exports_reproduce_test_accuracy(self):
+    src = data.DataSource("fashion_mnist", max_train_examples=512,
+                          max_test_examples=256)
+    keras_model = tf.keras.models.load_model(
+        os.path.join(self.model_dir, "model.keras"))
+    saved = tf.saved_model.load(os.path.join(self.model_dir, "saved_model"))
+    serve = saved.signatures["serving_default"]
+    correct_k = correct_s = n = 0
+    for x, y in src.dataset("test", 64, training=False):
+      correct_k += int(np.sum(np.argmax(keras_model(x, training=False), -1) == y))
+      out = list(serve(x).values())[0]
+      correct_s += int(np.sum(np.argmax(out, -1) == y))
+      n += int(y.shape[0])
+    self.assertEqual(n, self.results["test_examples"])
+    self.assertAlmostEqual(correct_k / n, self.results["test_accuracy"], places=5)
+    self.assertAlmostEqual(correct_s / n, self.results["test_accuracy"], places=5)
+
+  def test_genotype_file(self):
+    with open(os.path.join(self.model_dir, "genotype.json")) as f:
+      geno = json.load(f)
+    self.assertEqual(geno["ops"], self.results["genotype"]["ops"])
+
+  def test_finished_run_is_not_overwritten(self):
+    before = os.path.getmtime(os.path.join(self.model_dir, "results.json"))
+    proc = smoke_run(self.model_dir)
+    self.assertEqual(proc.returncode, 2)
+    self.assertIn("holds a finished run", proc.stderr)
+    self.assertEqual(before, os.path.getmtime(os.path.join(self.model_dir,
+                                                           "results.json")))
+
+
+if __name__ == "__main__":
+  absltest.main()
