@@ -138,6 +138,8 @@ class ArchitectureAgent:
     self.network = ArchitecturePolicyNetwork(time_step_spec.observation, action_spec)
     self.optimizer = tf.keras.optimizers.Adam(learning_rate)
     self.train_step = tf.Variable(0, dtype=tf.int64, name="agent_train_step")
+    self.network.create_variables()
+    self.optimizer.build(self.network.trainable_variables)   # restorable slots
     self.agent = reinforce_agent.ReinforceAgent(
         time_step_spec, action_spec, actor_network=self.network,
         optimizer=self.optimizer, normalize_returns=True,
@@ -150,12 +152,21 @@ class ArchitectureAgent:
         self.agent.collect_data_spec, batch_size=1,
         max_length=episodes_per_iteration * (num_layers + 1) + 1)
     self._train = tf.function(self.agent.train)
+    self.reset_sampling()
+
+  def reset_sampling(self) -> None:
+    """A fresh compiled policy: its random kernel restarts from the global seed, so
+    a run resumed after reseeding samples what the uninterrupted run sampled."""
     policy = py_tf_eager_policy.PyTFEagerPolicy(self.agent.collect_policy,
                                                 use_tf_function=True)
     self.driver = py_driver.PyDriver(
         self.env, policy,
         observers=[lambda t: self.buffer.add_batch(nest_utils.batch_nested_array(t))],
-        max_episodes=episodes_per_iteration)
+        max_episodes=self.episodes)
+
+  def variables_to_save(self) -> dict:
+    return {"agent_network": self.network, "agent_optimizer": self.optimizer,
+            "agent_train_step": self.train_step}
 
   def set_mask(self, mask: np.ndarray) -> None:
     self.env.set_mask(mask)

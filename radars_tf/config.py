@@ -74,11 +74,11 @@ class RunConfig:
     positive = ("batch_size", "dnas_steps_per_round", "rl_iterations_per_phase",
                 "episodes_per_iteration", "child_samples", "child_train_steps",
                 "score_batches", "rl_phases_max", "memory_budget_mb", "w_lr",
-                "alpha_lr", "agent_lr", "final_lr")
+                "alpha_lr", "agent_lr", "final_lr", "final_epochs")
     for name in positive:
       if not getattr(self, name) > 0:
         raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
-    non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps", "final_epochs",
+    non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
                     "memory_headroom_mb", "cost_weight", "entropy_weight", "seed")
     for name in non_negative:

@@ -159,8 +159,8 @@ class DataSource:
     return getattr(self.splits, f"num_{part}")
 
   def dataset(self, part: str, batch_size: int, training: bool,
-              input_context: Optional[tf.distribute.InputContext] = None
-              ) -> tf.data.Dataset:
+              input_context: Optional[tf.distribute.InputContext] = None,
+              seed: Optional[int] = None) -> tf.data.Dataset:
     """Batches of (normalized image, label) of one part.
 
     Args:
@@ -168,12 +168,14 @@ class DataSource:
       batch_size: the per-replica batch size.
       training: shuffle, repeat, augment and drop the remainder (static shapes).
       input_context: shards the input across input pipelines when distributed.
+      seed: the shuffle order (default: the run's seed).
     """
+    seed = self.seed if seed is None else seed
     ds = self.builder.as_dataset(split=getattr(self.splits, part),
                                  as_supervised=True,
                                  shuffle_files=training,
                                  read_config=tfds.ReadConfig(
-                                     shuffle_seed=self.seed, try_autocache=False))
+                                     shuffle_seed=seed, try_autocache=False))
     if input_context and input_context.num_input_pipelines > 1:
       ds = ds.shard(input_context.num_input_pipelines,
                     input_context.input_pipeline_id)
@@ -181,7 +183,7 @@ class DataSource:
     if self.spec.image_size <= 64:
       ds = ds.cache()
     if training:
-      ds = ds.shuffle(min(self.num_examples(part), 10000), seed=self.seed,
+      ds = ds.shuffle(min(self.num_examples(part), 10000), seed=seed,
                       reshuffle_each_iteration=True).repeat()
       if self.spec.augment:
         ds = ds.map(self._augment, num_parallel_calls=tf.data.AUTOTUNE)
@@ -191,11 +193,11 @@ class DataSource:
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
   def distributed(self, strategy: tf.distribute.Strategy, part: str,
-                  global_batch_size: int, training: bool):
+                  global_batch_size: int, training: bool, seed: Optional[int] = None):
     """The part as a distributed dataset with per-replica batches."""
     def fn(ctx):
       return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
-                          training, ctx)
+                          training, ctx, seed)
     return strategy.distribute_datasets_from_function(fn)
 
   def _decode(self, image, label):

@@ -5,25 +5,19 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from radars_tf.checkpointing import SearchCheckpoints, write_json_atomic
 from radars_tf.config import RunConfig
 from radars_tf.errors import UserError
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
-
-
-def write_json_atomic(path: str, value) -> None:
-  """Writes through a temporary file and a rename: never a half-written file."""
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-  with os.fdopen(fd, "w") as f:
-    json.dump(value, f, indent=2, default=_jsonable)
-  os.replace(tmp, path)
 
 
 def _jsonable(x):
@@ -116,6 +110,8 @@ def run(cfg: RunConfig, quiet: bool = False) -> int:
   space = search_space.load(cfg.space)
   chief = distribution.is_chief(strategy)
   out_dir = cfg.model_dir if chief else tempfile.mkdtemp(prefix="radars_worker_")
+  if not chief:
+    print(f"this worker writes its artefacts to {out_dir}", flush=True)
   with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
     f.write(cfg.to_json())
   source = data.DataSource(cfg.dataset, cfg.data_dir, cfg.manual_dir,
@@ -128,12 +124,30 @@ def run(cfg: RunConfig, quiet: bool = False) -> int:
                 f"(log10 size {search_space.log10_size(space):.1f}), "
                 f"{strategy.num_replicas_in_sync} replica(s), budget "
                 f"{cfg.budget_mb:.0f} MB per replica")
-  ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress)
-  outcome = search_loop.run_search(ctx)
+  stop = []
+
+  def request_stop(signum, frame):  # pylint: disable=unused-argument
+    stop.append(signum)
+  previous = {sig: signal.signal(sig, request_stop)
+              for sig in (signal.SIGTERM, signal.SIGINT)}
+  ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress,
+                                  SearchCheckpoints(out_dir), lambda: bool(stop))
+  search = search_loop.make_search(ctx)
+  try:
+    outcome = search.run()
+  except search_loop.Interrupted:
+    search.save()
+    print(f"interrupted by signal {stop[0]}: search state saved in {out_dir}; run "
+          "the same command to resume", file=sys.stderr)
+    return 128 + stop[0]
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
   progress.note(f"search done in {outcome.search_seconds:.0f} s: "
                 f"{', '.join(outcome.genotype.ops)}")
   summaries.text(0, "genotype", "`" + "`, `".join(outcome.genotype.ops) + "`")
 
+  tf.keras.utils.set_random_seed(cfg.seed + 1)
   progress.phase(f"final training: {cfg.final_epochs} epochs on "
                  f"{source.splits.num_train} examples", cfg.final_epochs)
   model, final = final_training.train_and_evaluate(
@@ -167,6 +181,6 @@ def run(cfg: RunConfig, quiet: bool = False) -> int:
       "exports": {k: os.path.relpath(v, out_dir) for k, v in exports.items()},
       "model_dir": cfg.model_dir,
   }
-  write_json_atomic(os.path.join(out_dir, RESULTS_FILE), results)
+  write_json_atomic(os.path.join(out_dir, RESULTS_FILE), results, default=_jsonable)
   print(summary_table(results), flush=True)
   return 0

@@ -55,14 +55,23 @@ def ranked(subspace: Subspace, scores: np.ndarray,
   return sorted(items, key=lambda li: (scores[li], tb[li], -li[0], -li[1]))
 
 
+def cheapest_completion(subspace: Subspace, op_memory: np.ndarray) -> Subspace:
+  """Each layer reduced to its alive candidate with the least memory."""
+  return Subspace(tuple((min(a, key=lambda i, l=l: (op_memory[l, i], i)),)
+                        for l, a in enumerate(subspace.alive)))
+
+
 def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
                  mean_rewards: np.ndarray, estimate_mb: Callable[[Subspace], float],
-                 budget_mb: float, fraction: float, round_index: int
+                 budget_mb: float, fraction: float, round_index: int,
+                 op_memory: Optional[np.ndarray] = None
                  ) -> Tuple[Subspace, List[PruneDecision]]:
   """Drops the worst candidates one by one until the estimate fits the budget or
   every layer has used its quota for this round (then another RL phase runs).
 
-  `mean_rewards` holds NaN where a candidate collected no reward.
+  `mean_rewards` holds NaN where a candidate collected no reward. With `op_memory`
+  ([layers, candidates], any unit) a candidate is kept when dropping it would leave
+  no one-op-per-layer choice within the budget, so pruning cannot dead-end.
   """
   quota = per_layer_quota(subspace, fraction)
   decisions = []
@@ -73,6 +82,9 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
   tie = np.nan_to_num(mean_rewards, nan=-np.inf)
   for layer, index in ranked(subspace, scores, tie):
     if quota[layer] == 0 or len(subspace.alive[layer]) == 1:
+      continue
+    if op_memory is not None and estimate_mb(cheapest_completion(
+        subspace.without(layer, index), op_memory)) > budget_mb:
       continue
     subspace = subspace.without(layer, index)
     quota[layer] -= 1

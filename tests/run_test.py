@@ -45,6 +45,7 @@ class BadInputTest(parameterized.TestCase):
       ("method", ["--method=magic"], r"unknown method 'magic'"),
       ("batch", ["--batch_size=0"], r"--batch_size must be > 0"),
       ("budget", ["--memory_budget_mb=-5"], r"--memory_budget_mb must be > 0"),
+      ("epochs", ["--final_epochs=0"], r"--final_epochs must be > 0"),
       ("non_numeric", ["--final_epochs=many"], r"error: .*final_epochs"),
       ("space", ["--space=huge"], r"unknown search space 'huge'"),
       ("extra_arg", ["stray"], r"unexpected arguments stray"))
@@ -52,6 +53,34 @@ class BadInputTest(parameterized.TestCase):
     proc = run(*args, f"--model_dir={self.model_dir}")
     self.assert_one_line_error(proc, pattern)
     self.assertFalse(os.path.exists(os.path.join(self.model_dir, "results.json")))
+
+  def test_unwritable_model_dir(self):
+    proc = run("--model_dir=/proc/radars_tf_run")
+    self.assert_one_line_error(proc, r"^error: cannot write to --model_dir")
+
+  def test_space_files(self):
+    bad_json = os.path.join(self.model_dir + "_bad.json")
+    with open(bad_json, "w") as f:
+      f.write("{broken")
+    proc = run(f"--space={bad_json}", f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(proc, r"cannot read search space")
+    unknown_op = os.path.join(self.model_dir + "_op.json")
+    with open(unknown_op, "w") as f:
+      f.write('{"name": "x", "stem_channels": 4, "ops": ["conv_k3", "warp_k3"], '
+              '"stages": [{"channels": 4, "stride": 1, "layers": 1}]}')
+    proc = run(f"--space={unknown_op}", f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(proc, r"unknown op 'warp_k3'")
+
+  def test_budget_below_one_op_per_layer(self):
+    proc = run("--space=tiny", "--memory_budget_mb=1", "--max_train_examples=256",
+               f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(proc, r"below what a one-op-per-layer supernet needs")
+
+  def test_dnas_refuses_over_budget(self):
+    proc = run("--method=dnas", "--memory_budget_mb=512", "--max_train_examples=256",
+               f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(
+        proc, r"^error: dnas: the full supernet needs \d+ MB, budget 512 MB$")
 
   def test_helpfull_documents_flags(self):
     proc = run("--helpfull")

@@ -1,12 +1,15 @@
 """The search methods end to end on a tiny space and real Fashion-MNIST."""
 import dataclasses
 import os
+import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import data, search_loop
+from radars_tf import data, dnas_trainer, search_loop
+from radars_tf.checkpointing import SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
 from radars_tf.datasets import fashion_mnist_debian
@@ -14,7 +17,7 @@ from radars_tf.errors import MemoryBudgetError
 from radars_tf.summaries import Progress, Summaries
 
 SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
-                  batch_size=32, memory_budget_mb=8, warmup_steps=4,
+                  batch_size=32, memory_budget_mb=12, warmup_steps=4,
                   rl_iterations_per_phase=2, episodes_per_iteration=4,
                   path_train_steps=4, prune_fraction=0.5, dnas_rounds=3,
                   dnas_steps_per_round=5, child_samples=4, child_train_steps=5,
@@ -31,12 +34,13 @@ class SearchLoopTest(tf.test.TestCase):
     cls.source = data.DataSource("fashion_mnist", max_train_examples=512,
                                  max_test_examples=256)
 
-  def context(self, **changes):
+  def context(self, checkpoints=None, **changes):
     tf.keras.utils.set_random_seed(0)
     cfg = dataclasses.replace(SMOKE, **changes).validate()
     return search_loop.SearchContext(cfg, ss.load(cfg.space), self.source,
                                      tf.distribute.get_strategy(),
-                                     Summaries(None), Progress(quiet=True))
+                                     Summaries(None), Progress(quiet=True),
+                                     checkpoints)
 
   def test_radars_fits_budget_and_converges(self):
     ctx = self.context()
@@ -69,7 +73,7 @@ class SearchLoopTest(tf.test.TestCase):
 
   def test_dnas_refuses_over_budget(self):
     with self.assertRaisesRegex(MemoryBudgetError,
-                                r"^dnas: the full supernet needs \d+ MB, budget 8 MB$"):
+                                r"^dnas: the full supernet needs \d+ MB, budget 12 MB$"):
       search_loop.DnasSearch(self.context(method="dnas"))
 
   def test_dnas_runs_within_budget(self):
@@ -81,6 +85,39 @@ class SearchLoopTest(tf.test.TestCase):
   def test_budget_below_one_op_per_layer(self):
     with self.assertRaisesRegex(MemoryBudgetError, "below what a one-op-per-layer"):
       search_loop.RadarsSearch(self.context(memory_budget_mb=1)).run()
+
+  def test_nan_loss_stops_and_keeps_last_checkpoint(self):
+    checkpoints = SearchCheckpoints(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value))
+    real_step = dnas_trainer.DnasTrainer.train_step
+
+    def nan_step(trainer, *args):
+      metrics = real_step(trainer, *args)
+      return dict(metrics, train_loss=float("nan"))
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", nan_step):
+      with self.assertRaisesRegex(search_loop.SearchFault,
+                                  r"non-finite loss \(nan\) in DNAS round 1"):
+        search_loop.RadarsSearch(self.context(checkpoints)).run()
+    state = checkpoints.load_state()
+    self.assertFalse(state["has_dnas"])     # the last good state: before DNAS
+    self.assertEqual(state["round"], 0)
+
+  def test_resource_exhausted_is_survived(self):
+    real_step = dnas_trainer.DnasTrainer.train_step
+    calls = []
+
+    def oom_once(trainer, *args):
+      calls.append(1)
+      if len(calls) == 2:
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+      return real_step(trainer, *args)
+    search = search_loop.RadarsSearch(self.context(memory_budget_mb=16))
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", oom_once):
+      out = search.run()
+    oom = [e for e in out.events if e["kind"] == "out_of_memory"]
+    self.assertLen(oom, 1)
+    self.assertIn("pruned", oom[0]["answer"])
+    self.assertTrue(any(d.phase == "dnas" for d in out.decisions))
+    self.assertLen(out.genotype.ops, 3)
 
   def test_rl_and_random_children(self):
     for method in ("rl", "random"):

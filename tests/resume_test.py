@@ -1,0 +1,135 @@
+"""Checkpoint and resume: a run killed with SIGKILL mid-search and restarted ends
+with the same genotype as an uninterrupted run; SIGTERM leaves a loadable
+checkpoint and a clean exit; a corrupt checkpoint is refused in one line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl.testing import absltest
+import tensorflow as tf
+
+import radars_tf
+from radars_tf.datasets import fashion_mnist_debian
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+ARGS = [f"--flagfile={ROOT}/flags/smoke.cfg", "--deterministic", "--seed=3",
+        "--quiet"]
+
+
+def start(model_dir, *extra):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.Popen([sys.executable, "-m", "radars_tf.run", *ARGS,
+                           f"--model_dir={model_dir}", *extra], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(model_dir, *extra):
+  proc = start(model_dir, *extra)
+  out, err = proc.communicate(timeout=600)
+  return proc.returncode, out, err
+
+
+def units_done(model_dir):
+  try:
+    with open(os.path.join(model_dir, "search_state.json")) as f:
+      return json.load(f)["units"]
+  except (OSError, ValueError, KeyError):
+    return 0
+
+
+def wait_for_units(proc, model_dir, n, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline and proc.poll() is None:
+    if units_done(model_dir) >= n:
+      return True
+    time.sleep(0.2)
+  return False
+
+
+def kill_after_units(model_dir, n):
+  """Starts a run and SIGKILLs it once `n` units are checkpointed."""
+  proc = start(model_dir)
+  if not wait_for_units(proc, model_dir, n):
+    proc.kill()
+    raise AssertionError(f"no checkpoint of {n} units in time")
+  proc.send_signal(signal.SIGKILL)
+  proc.communicate()
+
+
+def results(model_dir):
+  with open(os.path.join(model_dir, "results.json")) as f:
+    return json.load(f)
+
+
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class ResumeTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
+
+  def test_sigkill_and_resume_gives_the_same_genotype(self):
+    reference = os.path.join(self.tmp, "reference")
+    code, _, err = finish(reference)
+    self.assertEqual(code, 0, err)
+
+    killed = os.path.join(self.tmp, "killed")
+    kill_after_units(killed, 2)
+    self.assertFalse(os.path.exists(os.path.join(killed, "results.json")))
+    code, _, err = finish(killed)
+    self.assertEqual(code, 0, err)
+    a, b = results(reference), results(killed)
+    self.assertEqual(a["genotype"], b["genotype"])
+    self.assertEqual([(d["layer"], d["op"]) for d in a["pruning_history"]],
+                     [(d["layer"], d["op"]) for d in b["pruning_history"]])
+
+  def test_sigterm_saves_a_loadable_checkpoint(self):
+    model_dir = os.path.join(self.tmp, "term")
+    proc = start(model_dir)
+    self.assertTrue(wait_for_units(proc, model_dir, 1), "no checkpoint in time")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+      self.skipTest("the run finished before SIGTERM arrived")
+    self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
+    self.assertIn("interrupted by signal", err)
+    self.assertNotIn("Traceback", err)
+    with open(os.path.join(model_dir, "search_state.json")) as f:
+      state = json.load(f)
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints",
+                                                   state["checkpoint"]))
+    self.assertNotEmpty(reader.get_variable_to_shape_map())
+    code, _, err = finish(model_dir)      # and it resumes to the end
+    self.assertEqual(code, 0, err)
+
+  def test_corrupt_checkpoint_is_refused(self):
+    model_dir = os.path.join(self.tmp, "corrupt")
+    kill_after_units(model_dir, 1)
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    for name in os.listdir(ckpt_dir):
+      if name.endswith(".index"):
+        with open(os.path.join(ckpt_dir, name), "wb") as f:
+          f.write(b"not a checkpoint")
+    code, _, err = finish(model_dir)
+    self.assertEqual(code, 2)
+    lines = [l for l in err.splitlines() if l.strip()]
+    self.assertLen(lines, 1, err)
+    self.assertRegex(lines[0], r"^error: checkpoint .* cannot be restored")
+
+  def test_different_flags_are_refused(self):
+    model_dir = os.path.join(self.tmp, "flags")
+    kill_after_units(model_dir, 1)
+    before = sorted(os.listdir(model_dir))
+    code, _, err = finish(model_dir, "--batch_size=16")
+    self.assertEqual(code, 2)
+    self.assertIn("holds a run with different flags (batch_size)", err)
+    self.assertEqual(before, sorted(os.listdir(model_dir)))
+
+
+if __name__ == "__main__":
+  absltest.main()
