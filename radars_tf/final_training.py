@@ -1,6 +1,7 @@
 """Final training: the found genotype, retrained from scratch on the full train
 split, evaluated once on the test split, exported (SavedModel and .keras)."""
 import dataclasses
+import math
 import os
 import time
 
@@ -52,7 +53,8 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
                         callbacks=callbacks, verbose=verbose).history
   seconds = time.time() - start
   test = source.distributed(strategy, "test", batch_size, training=False)
-  loss, acc = model.evaluate(test, verbose=0)
+  loss, acc = model.evaluate(test, steps=math.ceil(source.splits.num_test / batch_size),
+                             verbose=0)
   return model, FinalResult(
       test_accuracy=float(acc), test_loss=float(loss), params=int(model.count_params()),
       macs=memory_model.model_macs(space, geno.ops, source.input_shape,
