@@ -11,5 +11,5 @@ def radars_py_test(name, size = "small", tags = [], data = [], shard_count = Non
         shard_count = shard_count,
         python_version = "PY3",
         srcs_version = "PY3",
-        deps = ["//radars_tf"],
+        deps = ["//radars_tf", ":cli"],
     )

@@ -4,23 +4,13 @@ model dir holds the final artefacts."""
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import tempfile
 
 from absl.testing import absltest
 
-import radars_tf
 from radars_tf.datasets import fashion_mnist_debian
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
-
-
-def free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
+from tests import cli
 
 
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
@@ -29,15 +19,15 @@ class MultiWorkerTest(absltest.TestCase):
 
   def test_two_workers_agree(self):
     tmp = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
-    cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
+    cluster = {"worker": [f"127.0.0.1:{cli.free_port()}" for _ in range(2)]}
     procs = []
     for index in range(2):
-      env = dict(os.environ, PYTHONPATH=ROOT, TF_CONFIG=json.dumps(
+      env = cli.env(TF_CONFIG=json.dumps(
           {"cluster": cluster, "task": {"type": "worker", "index": index}}))
       procs.append(subprocess.Popen(
-          [sys.executable, "-m", "radars_tf.run", f"--flagfile={ROOT}/flags/smoke.cfg",
-           "--strategy=multi_worker", f"--model_dir={tmp}/worker{index}"],
-          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          cli.command(cli.SMOKE_FLAGS, "--strategy=multi_worker",
+                      f"--model_dir={tmp}/worker{index}"),
+          cwd=cli.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
           text=True))
     outputs = [p.communicate(timeout=900) for p in procs]
     for p, (out, err) in zip(procs, outputs):

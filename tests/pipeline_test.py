@@ -3,31 +3,28 @@ and reproduce the reported test accuracy, results.json carries its fields."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-import radars_tf
 from radars_tf import data
 from radars_tf.datasets import fashion_mnist_debian
 from radars_tf import ops  # pylint: disable=unused-import  (registers custom layers)
 from radars_tf import network  # pylint: disable=unused-import
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+from tests import cli
+
 FIELDS = ("method", "dataset", "test_accuracy", "params", "flops", "search_seconds",
           "final_train_seconds", "budget_mb", "measured_peak_mb", "pruning_history",
           "versions", "seed", "flags", "genotype", "replicas", "per_replica_batch")
 
 
 def smoke_run(model_dir, *extra):
-  env = dict(os.environ, PYTHONPATH=ROOT)
   return subprocess.run(
-      [sys.executable, "-m", "radars_tf.run", f"--flagfile={ROOT}/flags/smoke.cfg",
-       f"--model_dir={model_dir}", *extra], cwd=ROOT, env=env, capture_output=True,
-      text=True, timeout=600, check=False)
+      cli.command(cli.SMOKE_FLAGS, f"--model_dir={model_dir}", *extra), cwd=cli.ROOT,
+      env=cli.env(), capture_output=True, text=True, timeout=600, check=False)
 
 
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),

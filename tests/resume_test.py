@@ -5,26 +5,22 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 from absl.testing import absltest
 import tensorflow as tf
 
-import radars_tf
 from radars_tf.datasets import fashion_mnist_debian
+from tests import cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
-ARGS = [f"--flagfile={ROOT}/flags/smoke.cfg", "--deterministic", "--seed=3",
-        "--quiet"]
+ARGS = [cli.SMOKE_FLAGS, "--deterministic", "--seed=3", "--quiet"]
 
 
 def start(model_dir, *extra):
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  return subprocess.Popen([sys.executable, "-m", "radars_tf.run", *ARGS,
-                           f"--model_dir={model_dir}", *extra], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return subprocess.Popen(cli.command(*ARGS, f"--model_dir={model_dir}", *extra),
+                          cwd=cli.ROOT, env=cli.env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
 
 
 def finish(model_dir, *extra):

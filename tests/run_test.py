@@ -1,23 +1,17 @@
 """The command line: bad input gets one clear line and a non-zero exit."""
 import os
 import subprocess
-import sys
 import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
 
-import radars_tf
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+from tests import cli
 
 
 def run(*args, timeout=300):
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  env.pop("TF_CPP_MIN_LOG_LEVEL", None)     # what a user gets by default
-  return subprocess.run([sys.executable, "-m", "radars_tf.run", *args], cwd=ROOT,
-                        env=env, capture_output=True, text=True, timeout=timeout,
-                        check=False)
+  return subprocess.run(cli.command(*args), cwd=cli.ROOT, env=cli.env(),
+                        capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class BadInputTest(parameterized.TestCase):

@@ -2,7 +2,6 @@
 the expected scalar, image and text tags are served through its HTTP API."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -11,16 +10,8 @@ import urllib.request
 
 from absl.testing import absltest
 
-import radars_tf
 from radars_tf.datasets import fashion_mnist_debian
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
-
-
-def free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
+from tests import cli
 
 
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
@@ -31,13 +22,12 @@ class TensorBoardTest(absltest.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value), "tb")
-    env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "radars_tf.run", f"--flagfile={ROOT}/flags/smoke.cfg",
-         f"--model_dir={model_dir}", "--quiet"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=600, check=False)
+        cli.command(cli.SMOKE_FLAGS, f"--model_dir={model_dir}", "--quiet"),
+        cwd=cli.ROOT, env=cli.env(), capture_output=True, text=True, timeout=600,
+        check=False)
     assert proc.returncode == 0, proc.stderr
-    cls.port = free_port()
+    cls.port = cli.free_port()
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     cls.server = subprocess.Popen(
         [tensorboard, "--logdir", os.path.join(model_dir, "logs"), "--host",

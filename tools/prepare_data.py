@@ -5,10 +5,10 @@
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # pylint: disable=g-import-not-at-top
+from absl import app, flags, logging  # pylint: disable=g-import-not-at-top
 
 from radars_tf import data
 from radars_tf.errors import UserError
@@ -21,6 +21,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.ERROR)
   try:
     builder = data.prepare_builder(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir)
   except UserError as e:

@@ -1,0 +1,26 @@
+"""Helpers for tests that run `python -m radars_tf.run` in a subprocess."""
+import os
+import socket
+import sys
+
+import radars_tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
+SMOKE_FLAGS = f"--flagfile={ROOT}/flags/smoke.cfg"
+
+
+def command(*args):
+  return [sys.executable, "-m", "radars_tf.run", *args]
+
+
+def env(**extra):
+  """The environment a user has: the package importable, TF's default logging."""
+  e = dict(os.environ, PYTHONPATH=ROOT, **extra)
+  e.pop("TF_CPP_MIN_LOG_LEVEL", None)
+  return e
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
