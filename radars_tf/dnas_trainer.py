@@ -24,7 +24,10 @@ class DnasHParams:
   alpha_lr: float = 3e-4
   alpha_weight_decay: float = 1e-3
   gumbel: bool = False
-  tau_start: float = 5.0      # Gumbel-softmax temperature, decayed exponentially
+  # Mixing temperature, decayed exponentially over the search (FBNet). It applies to
+  # the plain softmax too: flat mixing early, sharp late, so alphas and the derived
+  # argmax agree by the end of the search.
+  tau_start: float = 5.0
   tau_end: float = 0.5
   cost_weight: float = 0.0    # weight of the expected normalized cost in alpha loss
 

@@ -41,7 +41,8 @@ HELP = {
     "dnas_steps_per_round": "Bilevel steps (weights + alphas) per DNAS round.",
     "w_lr": "Learning rate of the supernet weights (cosine decayed).",
     "alpha_lr": "Adam learning rate of the architecture variables.",
-    "gumbel": "Gumbel-softmax mixing (FBNet) instead of softmax (DARTS).",
+    "gumbel": "Gumbel-softmax mixing (FBNet) instead of softmax (DARTS); both use "
+              "a temperature decayed from 5 to 0.5 over the DNAS rounds.",
     "cost_weight": "Weight of the normalized MAC cost in alpha loss and reward.",
     "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
