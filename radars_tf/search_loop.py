@@ -9,7 +9,6 @@ checkpointed after it; a run killed mid-unit and resumed redoes that unit and, i
 deterministic mode, ends where the uninterrupted run ends.
 """
 import dataclasses
-import math
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

@@ -5,7 +5,6 @@ import shutil
 
 from absl.testing import absltest
 from absl.testing import parameterized
-import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
