@@ -54,6 +54,8 @@ class RunConfig:
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16
   child_train_steps: int = 50
+  # All methods: stop starting new units after this many seconds (0: no limit).
+  max_search_seconds: float = 0.0
   # Final training.
   final_epochs: int = 4
   final_lr: float = 0.05
@@ -80,7 +82,8 @@ class RunConfig:
         raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
-                    "memory_headroom_mb", "cost_weight", "entropy_weight", "seed")
+                    "memory_headroom_mb", "cost_weight", "entropy_weight", "seed",
+                    "max_search_seconds")
     for name in non_negative:
       if getattr(self, name) < 0:
         raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")

@@ -156,6 +156,11 @@ class Search:
   def run(self) -> SearchOutcome:
     self.resume()
     while True:
+      limit = self.cfg.max_search_seconds
+      if self.units and limit and self.elapsed >= limit:
+        self.record("time_budget", limit_seconds=limit)
+        self.ctx.progress.note(f"search time budget of {limit:.0f} s spent")
+        break
       unit = self.next_unit()
       if unit is None:
         break

@@ -119,6 +119,15 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertTrue(any(d.phase == "dnas" for d in out.decisions))
     self.assertLen(out.genotype.ops, 3)
 
+  def test_time_budget_stops_every_method(self):
+    for method in ("radars", "random"):
+      out = search_loop.run_search(self.context(method=method,
+                                                max_search_seconds=1e-3))
+      self.assertIn("time_budget", [e["kind"] for e in out.events])
+      self.assertLen(out.genotype.ops, 3)
+      if method == "random":
+        self.assertLen(out.best_curve, 1)      # one child, then the budget was spent
+
   def test_rl_and_random_children(self):
     for method in ("rl", "random"):
       out = search_loop.run_search(self.context(method=method))
