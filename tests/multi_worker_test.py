@@ -18,7 +18,7 @@ from tests import cli
 class MultiWorkerTest(absltest.TestCase):
 
   def test_two_workers_agree(self):
-    tmp = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
+    tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
     cluster = {"worker": [f"127.0.0.1:{cli.free_port()}" for _ in range(2)]}
     procs = []
     for index in range(2):

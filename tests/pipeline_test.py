@@ -34,7 +34,7 @@ class PipelineTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value),
+    cls.model_dir = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")),
                                  "smoke")
     cls.proc = smoke_run(cls.model_dir)
     with open(os.path.join(cls.model_dir, "results.json")) as f:

@@ -67,7 +67,7 @@ class ResumeTest(absltest.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.tmp = tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value)
+    self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
 
   def test_sigkill_and_resume_gives_the_same_genotype(self):
     reference = os.path.join(self.tmp, "reference")

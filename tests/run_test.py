@@ -18,7 +18,7 @@ class BadInputTest(parameterized.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value),
+    self.model_dir = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")),
                                   "run")
 
   def assert_one_line_error(self, proc, pattern):

@@ -87,7 +87,7 @@ class SearchLoopTest(tf.test.TestCase):
       search_loop.RadarsSearch(self.context(memory_budget_mb=1)).run()
 
   def test_nan_loss_stops_and_keeps_last_checkpoint(self):
-    checkpoints = SearchCheckpoints(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value))
+    checkpoints = SearchCheckpoints(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")))
     real_step = dnas_trainer.DnasTrainer.train_step
 
     def nan_step(trainer, *args):

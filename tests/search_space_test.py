@@ -32,7 +32,7 @@ class SearchSpaceTest(parameterized.TestCase):
   @parameterized.parameters("large", "darts", "tiny")
   def test_json_round_trip(self, name):
     space = ss.load(name)
-    path = os.path.join(absltest.get_default_test_tmpdir(), f"{name}.json")
+    path = os.path.join(self.create_tempdir().full_path, f"{name}.json")
     with open(path, "w") as f:
       json.dump(space.to_dict(), f)
     self.assertEqual(ss.load(path), space)
@@ -53,7 +53,7 @@ class SearchSpaceTest(parameterized.TestCase):
       ss.SearchSpace.from_dict(d)
 
   def test_malformed_file(self):
-    path = os.path.join(absltest.get_default_test_tmpdir(), "bad.json")
+    path = os.path.join(self.create_tempdir().full_path, "bad.json")
     with open(path, "w") as f:
       f.write("{not json")
     with self.assertRaisesRegex(UserError, "cannot read search space"):

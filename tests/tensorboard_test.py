@@ -21,7 +21,7 @@ class TensorBoardTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    model_dir = os.path.join(tempfile.mkdtemp(dir=absltest.TEST_TMPDIR.value), "tb")
+    model_dir = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "tb")
     proc = subprocess.run(
         cli.command(cli.SMOKE_FLAGS, f"--model_dir={model_dir}", "--quiet"),
         cwd=cli.ROOT, env=cli.env(), capture_output=True, text=True, timeout=600,
