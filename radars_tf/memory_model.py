@@ -11,7 +11,8 @@ to 0.86 of the estimate (batch 8 and 16, TF 2.15 CPU), single-family spaces 0.57
 (pooling) to 0.98 (5x5 convs). tests/memory_model_test.py holds it within +-30%.
 """
 import dataclasses
-from typing import List, Tuple
+import functools
+from typing import Tuple
 
 import numpy as np
 
@@ -41,18 +42,21 @@ class MemoryEstimate:
     return self.total / MB
 
 
+@functools.lru_cache(maxsize=32)
 def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
-                ) -> List[List[ops.OpCost]]:
-  """OpCost of every candidate of every searchable layer (pruned or not)."""
-  return [[ops.op_cost(spec, l.hw, l.cin, l.cout, l.stride) for spec in l.candidates]
-          for l in space.layers(input_shape[0])]
+                ) -> Tuple[Tuple[ops.OpCost, ...], ...]:
+  """OpCost of every candidate of every searchable layer (pruned or not); cached,
+  since pruning asks for estimates hundreds of times a round."""
+  return tuple(tuple(ops.op_cost(spec, l.hw, l.cin, l.cout, l.stride)
+                     for spec in l.candidates)
+               for l in space.layers(input_shape[0]))
 
 
 def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int],
                 kind: str = "macs") -> np.ndarray:
   """[layers, candidates] cost (macs or params), normalized so that the most
   expensive architecture costs 1 (for the cost term of the alpha loss)."""
-  costs = layer_costs(space, input_shape)
+  costs = layer_costs(space, tuple(input_shape))
   m = np.zeros((len(costs), max(len(c) for c in costs)), np.float64)
   for i, row in enumerate(costs):
     m[i, :len(row)] = [getattr(c, "macs" if kind == "macs" else "trainable")
@@ -71,7 +75,7 @@ def activation_elems(space: SearchSpace, subspace: Subspace,
   hw, cin = input_shape[0], input_shape[2]
   kept = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).saved_elems
   transient = 0
-  costs = layer_costs(space, input_shape)
+  costs = layer_costs(space, tuple(input_shape))
   for layer, alive in zip(space.layers(hw), subspace.alive):
     in_elems = layer.hw * layer.hw * layer.cin
     op_costs = [costs[layer.index][i] for i in alive]
@@ -92,7 +96,7 @@ def estimate(space: SearchSpace, subspace: Subspace,
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   params, trainable = stem.params, stem.trainable
-  costs = layer_costs(space, input_shape)
+  costs = layer_costs(space, tuple(input_shape))
   for layer_costs_, alive in zip(costs, subspace.alive):
     params += sum(layer_costs_[i].params for i in alive)
     trainable += sum(layer_costs_[i].trainable for i in alive)

@@ -182,7 +182,7 @@ class Search:
 
   def op_memory(self) -> np.ndarray:
     """[layers, candidates] activation elements each op keeps (a memory proxy)."""
-    costs = memory_model.layer_costs(self.space, self.input_shape)
+    costs = memory_model.layer_costs(self.space, tuple(self.input_shape))
     m = np.full((len(costs), max(len(c) for c in costs)), np.inf)
     for l, row in enumerate(costs):
       m[l, :len(row)] = [c.saved_elems + 1e-6 * c.params for c in row]
