@@ -143,9 +143,13 @@ class Search:
       self.ctx.checkpoints.save(self.variables_to_save(),
                                 dict(self.state(), method=self.cfg.method))
 
+  @property
+  def unit_seed(self) -> int:
+    return self.cfg.seed + 7919 * (self.units + 1)
+
   def begin_unit(self) -> None:
     """Seeds everything from (seed, unit) and starts fresh input iterators."""
-    seed = self.cfg.seed + 7919 * (self.units + 1)
+    seed = self.unit_seed
     tf.keras.utils.set_random_seed(seed)
     source = self.ctx.source
     self.train_iter = iter(source.distributed(self.strategy, "search_train",
@@ -416,9 +420,8 @@ class RadarsSearch(SupernetSearch):
 
   def begin_unit(self) -> None:
     super().begin_unit()
-    self.paths.rng = np.random.default_rng(self.cfg.seed + 7919 * (self.units + 1))
-    self.paths.rebuild()
-    self.agent.set_mask(self.mask())
+    # The optimizer and mask follow the subspace in `sync()` and `rl_phase()`.
+    self.paths.rng = np.random.default_rng(self.unit_seed)
     self.agent.reset_sampling()
 
   def reward(self, choices: Sequence[int]) -> float:
