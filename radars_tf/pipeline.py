@@ -94,7 +94,8 @@ def summary_table(results: dict) -> str:
   return "\n".join([line] + [f"{k:<{width}} | {v}" for k, v in rows] + [line])
 
 
-def run(cfg: RunConfig, quiet: bool = False) -> int:
+def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
+  """`make_search(ctx)` builds the search (default: `search_loop.make_search`)."""
   prepare_model_dir(cfg)
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import data, distribution, final_training  # pylint: disable=import-outside-toplevel
@@ -132,7 +133,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> int:
               for sig in (signal.SIGTERM, signal.SIGINT)}
   ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress,
                                   SearchCheckpoints(out_dir), lambda: bool(stop))
-  search = search_loop.make_search(ctx)
+  search = (make_search or search_loop.make_search)(ctx)
   try:
     outcome = search.run()
   except search_loop.Interrupted:

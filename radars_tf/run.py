@@ -83,9 +83,9 @@ flags.DEFINE_bool("quiet", False, "No progress lines, only the final table.")
 FLAGS = flags.FLAGS
 
 
-def config_from_flags() -> RunConfig:
+def config_from_flags(methods=METHODS) -> RunConfig:
   return RunConfig(**{f.name: FLAGS[f.name].value
-                      for f in dataclasses.fields(RunConfig)}).validate()
+                      for f in dataclasses.fields(RunConfig)}).validate(methods)
 
 
 def _parse(argv):
@@ -97,7 +97,9 @@ def _parse(argv):
     sys.exit(2)
 
 
-def main(argv):
+def main(argv, methods=METHODS, make_search=None):
+  """`methods` and `make_search` let a benchmark run its own search method through
+  the same pipeline (tools/keras_tuner_search.py)."""
   if len(argv) > 1:
     print(f"error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
     return 2
@@ -105,17 +107,17 @@ def main(argv):
   from radars_tf import pipeline  # pylint: disable=import-outside-toplevel
   from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
-    cfg = config_from_flags()
-    return pipeline.run(cfg, quiet=FLAGS.quiet)
+    cfg = config_from_flags(methods)
+    return pipeline.run(cfg, quiet=FLAGS.quiet, make_search=make_search)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
 
 
-def entry() -> None:
-  """Runs main and leaves without TF's noisy interpreter teardown."""
+def entry(main_fn=main) -> None:
+  """Runs `main_fn` and leaves without TF's noisy interpreter teardown."""
   try:
-    app.run(main, flags_parser=_parse)
+    app.run(main_fn, flags_parser=_parse)
     code = 0
   except SystemExit as e:
     code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

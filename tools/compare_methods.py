@@ -1,11 +1,15 @@
-"""Runs radars, dnas, rl and random with the same space, data, memory budget, search
-time budget and final training, over several seeds, and writes a markdown table.
+"""Runs radars, dnas, rl, random and KerasTuner with the same space, data, memory
+budget, search time budget and final training, over several seeds, and writes a
+markdown table and the targets it meets or misses.
 
   python tools/compare_methods.py --out=runs/compare --seeds=0,1 \
-      --max_search_seconds=900 --memory_budget_mb=512 -- --final_epochs=4
+      --max_search_seconds=240 --memory_budget_mb=512 -- --final_epochs=2
 
-Flags after `--` go to every `python -m radars_tf.run`. A method that refuses (DNAS
-over the budget) gets its one-line reason in the table.
+Flags after `--` go to every run. A method that refuses (DNAS over the budget) gets
+its one-line reason in the table. RADARS also runs with the search time budget cut
+by --short_factor: if that still matches rl's test accuracy, RADARS reached rl's
+accuracy in 1/short_factor of rl's search time (the paper's claim is 2.5x).
+Finished runs are reused; delete a run's directory to redo it.
 """
 import json
 import os
@@ -16,67 +20,139 @@ import sys
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KERAS_TUNER = "keras_tuner"
 
 flags.DEFINE_string("out", "runs/compare", "Directory of the runs and the table.")
-flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random"], "Methods to run.")
+flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random", KERAS_TUNER],
+                  "Methods to run.")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds; every method runs each.")
-flags.DEFINE_float("max_search_seconds", 900, "Search time budget of every method.")
+flags.DEFINE_float("max_search_seconds", 240, "Search time budget of every method.")
+flags.DEFINE_float("short_factor", 2.5, "RADARS also runs with the search time "
+                   "budget divided by this (0: not).")
 flags.DEFINE_float("memory_budget_mb", 512, "Per-replica memory budget.")
+flags.DEFINE_float("target_accuracy", 92.5, "Test accuracy % RADARS should reach.")
 flags.DEFINE_string("space", "large", "Search space.")
 flags.DEFINE_string("dataset", "fashion_mnist", "Dataset.")
 FLAGS = flags.FLAGS
 
 
-def run_one(method: str, seed: str, extra) -> dict:
+def run_one(method: str, seed: str, seconds: float, extra) -> dict:
   """results.json of one run, or {"refused": reason}."""
-  model_dir = os.path.join(FLAGS.out, f"{method}-seed{seed}")
+  model_dir = os.path.join(FLAGS.out, f"{method}-t{seconds:.0f}-seed{seed}")
   results = os.path.join(model_dir, "results.json")
   if not os.path.exists(results):
+    entry = (["tools/keras_tuner_search.py"] if method == KERAS_TUNER
+             else ["-m", "radars_tf.run"])
     proc = subprocess.run(
         # The compared settings come last, so a flagfile in `extra` cannot change them.
-        [sys.executable, "-m", "radars_tf.run", *extra, f"--method={method}",
+        [sys.executable, *entry, *extra, f"--method={method}",
          f"--seed={seed}", f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}",
          f"--memory_budget_mb={FLAGS.memory_budget_mb}",
-         f"--max_search_seconds={FLAGS.max_search_seconds}",
-         f"--model_dir={model_dir}", "--quiet"],
+         f"--max_search_seconds={seconds}", f"--model_dir={model_dir}", "--quiet",
+         # rl, random and keras_tuner sample until the time budget ends.
+         "--child_samples=1000000"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
         text=True, check=False)
     if proc.returncode:
       lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
       return {"refused": lines[-1][len("error: "):] if lines
-              else f"exit {proc.returncode}"}
+              else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
   with open(results) as f:
     return json.load(f)
 
 
-def row(method: str, runs) -> str:
+def accuracies(runs):
+  return [100 * r["test_accuracy"] for r in runs if "refused" not in r]
+
+
+def mean_sd(values):
+  return statistics.mean(values), (statistics.stdev(values) if len(values) > 1
+                                   else 0.0)
+
+
+def row(label: str, runs, reached: str) -> str:
   done = [r for r in runs if "refused" not in r]
   if not done:
-    return f"| {method} | no: {runs[0]['refused']} | - | - | - | - | - |"
-  acc = [100 * r["test_accuracy"] for r in done]
-  spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
+    return f"| {label} | no: {runs[0]['refused']} | - | - | - | - | - | - |"
+  acc, spread = mean_sd(accuracies(done))
   search = statistics.mean(r["search_seconds"] for r in done)
   peak = max(r["measured_peak_mb"] for r in done)
   params = statistics.mean(r["params"] for r in done)
   flops = statistics.mean(r["flops"] for r in done) / 1e6
-  return (f"| {method} | yes ({len(done)}/{len(runs)} seeds) | {statistics.mean(acc):.2f}"
-          f" +- {spread:.2f} | {search:.0f} | {peak:.0f} / {done[0]['budget_mb']:.0f} | "
+  over = " **over**" if peak > done[0]["budget_mb"] else ""
+  return (f"| {label} | yes ({len(done)}/{len(runs)} seeds) | {acc:.2f} +- {spread:.2f}"
+          f" ({', '.join(f'{a:.2f}' for a in accuracies(done))}) | {search:.0f} | "
+          f"{reached} | {peak:.0f} / {done[0]['budget_mb']:.0f}{over} | "
           f"{params:,.0f} | {flops:.1f} |")
+
+
+def verdicts(results: dict, short_label: str) -> list:
+  """The issue's targets, each met or missed, from the measured runs."""
+  out = []
+
+  def say(ok, text):
+    out.append(f"- {'met' if ok else 'MISSED'}: {text}")
+  radars = results.get("radars", [])
+  done = [r for r in radars if "refused" not in r]
+  if done:
+    peak = max(r["measured_peak_mb"] for r in done)
+    say(peak <= FLAGS.memory_budget_mb,
+        f"radars measured peak {peak:.0f} MB <= budget {FLAGS.memory_budget_mb:.0f} MB")
+  if "dnas" in results:
+    d = results["dnas"]
+    refused = all("refused" in r for r in d)
+    over = [r["measured_peak_mb"] for r in d if "refused" not in r]
+    say(refused or min(over) > FLAGS.memory_budget_mb,
+        "dnas refuses or exceeds the budget" + (f": {d[0]['refused']}" if refused
+                                                else ""))
+  if not accuracies(radars):
+    return out
+  mine = statistics.mean(accuracies(radars))
+  for other in ("rl", "random", KERAS_TUNER):
+    if accuracies(results.get(other, [])):
+      theirs = statistics.mean(accuracies(results[other]))
+      say(mine >= theirs, f"radars {mine:.2f}% >= {other} {theirs:.2f}% (mean test "
+                          "accuracy, same search time budget)")
+  if short_label in results and accuracies(results.get("rl", [])):
+    short = statistics.mean(accuracies(results[short_label]))
+    rl = statistics.mean(accuracies(results["rl"]))
+    say(short >= rl, f"{short_label} {short:.2f}% >= rl {rl:.2f}%: rl's accuracy "
+                     f"in 1/{FLAGS.short_factor:g} of rl's search time")
+  best = max(accuracies(radars))
+  say(best >= FLAGS.target_accuracy,
+      f"final radars model {best:.2f}% >= {FLAGS.target_accuracy}% on test")
+  return out
 
 
 def main(argv):
   extra = argv[1:]
   os.makedirs(FLAGS.out, exist_ok=True)
+  full = FLAGS.max_search_seconds
+  plan = [(m, m, full) for m in FLAGS.methods]
+  short_label = ""
+  if FLAGS.short_factor and "radars" in FLAGS.methods:
+    short = full / FLAGS.short_factor
+    short_label = f"radars @ 1/{FLAGS.short_factor:g} time"
+    plan.insert(1, (short_label, "radars", short))
   lines = [
       f"{FLAGS.dataset}, space {FLAGS.space}, budget {FLAGS.memory_budget_mb:.0f} MB "
-      f"per replica, search time budget {FLAGS.max_search_seconds:.0f} s, seeds "
-      f"{', '.join(FLAGS.seeds)}, extra flags: {' '.join(extra) or 'none'}", "",
-      "| method | completed | test accuracy % (mean +- sd) | search s | peak / budget MB"
-      " | params | MFLOPs |", "|---|---|---|---|---|---|---|"]
-  for method in FLAGS.methods:
-    runs = [run_one(method, seed, extra) for seed in FLAGS.seeds]
-    lines.append(row(method, runs))
-    print(lines[-1], flush=True)
+      f"per replica, search time budget {full:.0f} s, seeds {', '.join(FLAGS.seeds)}, "
+      f"extra flags: {' '.join(extra) or 'none'}", "",
+      "| method | completed | test accuracy % (mean +- sd; per seed) | search s | "
+      "reaches rl's accuracy | peak / budget MB | params | MFLOPs |",
+      "|---|---|---|---|---|---|---|---|"]
+  results = {}
+  for label, method, seconds in plan:
+    results[label] = [run_one(method, seed, seconds, extra) for seed in FLAGS.seeds]
+  rl = accuracies(results.get("rl", []))
+  for label, method, seconds in plan:
+    acc = accuracies(results[label])
+    reached = "-"
+    if rl and acc and label != "rl":
+      reached = (f"yes, within {seconds:.0f} s" if statistics.mean(acc) >=
+                 statistics.mean(rl) else f"no, not within {seconds:.0f} s")
+    lines.append(row(label, results[label], reached))
+  lines += ["", "Targets:"] + verdicts(results, short_label)
   table = "\n".join(lines) + "\n"
   with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
     f.write(table)

@@ -1,0 +1,130 @@
+"""KerasTuner as a search method: the peer a Keras user would pick, run through the
+same pipeline as radars_tf's methods (same data, final training, test, report).
+
+Each searchable layer's op is an `hp.Choice`; KerasTuner's RandomSearch trains each
+trial like the `rl`/`random` children (`--child_train_steps` steps from scratch,
+scored on `--score_batches` validation batches) until `--max_search_seconds`.
+Benchmark-only: needs tools/requirements-bench.txt (bash tools/setup.sh --bench).
+
+  python tools/keras_tuner_search.py --method=keras_tuner --model_dir=runs/kt \
+      --max_search_seconds=240
+"""
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from radars_tf import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from radars_tf.config import METHODS  # pylint: disable=wrong-import-position
+
+METHOD = "keras_tuner"
+
+
+def make_search(ctx):
+  """A `search_loop.Search` whose one unit is a time-limited KerasTuner search."""
+  import keras_tuner as kt  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from radars_tf import genotype as genotype_lib  # pylint: disable=import-outside-toplevel
+  from radars_tf import search_loop  # pylint: disable=import-outside-toplevel
+  from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+  from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
+
+  class TimedOracle(kt.oracles.RandomSearchOracle):
+    """RandomSearch that starts no trial after the search time budget."""
+
+    def __init__(self, out_of_time, **kwargs):
+      super().__init__(**kwargs)
+      self.out_of_time = out_of_time
+
+    def populate_space(self, trial_id):
+      if self.out_of_time():
+        return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+      return super().populate_space(trial_id)
+
+  class KerasTunerSearch(search_loop.Search):
+    method = METHOD
+
+    def __init__(self, ctx):
+      super().__init__(ctx)
+      if ctx.strategy.num_replicas_in_sync > 1:
+        raise UserError("keras_tuner runs on one replica here")
+      self.cands = self.space.candidates()
+      self.done = False
+      limit = self.cfg.max_search_seconds
+      oracle = TimedOracle(
+          lambda: bool(limit) and self.elapsed >= limit,
+          objective=kt.Objective("val_accuracy", "max"),
+          max_trials=10 ** 6, seed=self.cfg.seed)
+      outer = self
+
+      class Tuner(kt.Tuner):
+        def on_trial_end(self, trial):
+          super().on_trial_end(trial)
+          if trial.score is not None:
+            outer.note_score(float(trial.score))
+          outer.check_stop()
+
+      self.tuner = Tuner(oracle=oracle, hypermodel=self.build_model,
+                         directory=ctx.checkpoints.directory if ctx.checkpoints
+                         else tempfile.mkdtemp(), project_name="keras_tuner")
+
+    def build_model(self, hp):
+      choices = [self.cands[l].index(hp.Choice(f"layer{l:02d}", list(c)))
+                 for l, c in enumerate(self.cands)]
+      model = genotype_lib.from_choices(self.space, choices).build(
+          self.space, self.input_shape, self.num_classes)
+      model.compile(
+          tf.keras.optimizers.SGD(self.cfg.w_lr, momentum=0.9, global_clipnorm=5.0),
+          tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+          metrics=["accuracy"])
+      return model
+
+    def next_unit(self):
+      return None if self.done else self.tune
+
+    def tune(self):
+      source = self.ctx.source
+      train = source.dataset("search_train", self.batch_size, True,
+                             seed=self.unit_seed)
+      val = source.dataset("search_val", self.batch_size, True,
+                           seed=self.unit_seed + 1)
+
+      def run_trials():
+        self.tuner.search(train, epochs=1, steps_per_epoch=self.cfg.child_train_steps,
+                          validation_data=val, validation_steps=self.cfg.score_batches,
+                          verbose=0)
+      self.measured(run_trials, [])
+      trials = [t for t in self.tuner.oracle.trials.values() if t.score is not None]
+      self.record("keras_tuner", trials=len(trials),
+                  best_val_acc=max((t.score for t in trials), default=None))
+      self.ctx.progress.note(f"keras_tuner: {len(trials)} trials")
+      self.done = True
+
+    def state(self):
+      return dict(super().state(), done=self.done)
+
+    def load_state(self, state):
+      super().load_state(state)
+      self.done = state["done"]
+
+    def finish(self):
+      best = self.tuner.get_best_hyperparameters(1)
+      if not best:
+        raise search_loop.SearchFault("keras_tuner finished no trial within "
+                                      "--max_search_seconds")
+      ops = [best[0].get(f"layer{l:02d}") for l in range(len(self.cands))]
+      geno = genotype_lib.Genotype(self.space.name, tuple(ops))
+      full = Subspace.full(self.space)
+      return self.outcome(geno, full, self.estimate_mb(full))
+
+  return KerasTunerSearch(ctx)
+
+
+def main(argv):
+  return run.main(argv, methods=METHODS + (METHOD,), make_search=make_search)
+
+
+if __name__ == "__main__":
+  run.entry(main)
