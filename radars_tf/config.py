@@ -54,7 +54,7 @@ class RunConfig:
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16
   child_train_steps: int = 50
-  # All methods: stop starting new units after this many seconds (0: no limit).
+  # All methods: stop at the next step after this many seconds (0: no limit).
   max_search_seconds: float = 0.0
   # Final training.
   final_epochs: int = 4

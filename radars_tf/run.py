@@ -57,8 +57,9 @@ HELP = {
     "dnas_prune_fraction": "Fraction of a layer's candidates pruned between DNAS rounds.",
     "child_samples": "rl/random: children sampled and trained from scratch.",
     "child_train_steps": "rl/random: training steps of each child.",
-    "max_search_seconds": "Search time budget: no new unit (phase, round, child) "
-                          "starts after this many seconds; 0 for none.",
+    "max_search_seconds": "Search time budget: after this many seconds the search "
+                          "stops at the next step and answers from what it has "
+                          "(the first unit always completes); 0 for none.",
     "final_epochs": "Epochs of final training on the full train split.",
     "final_lr": "Learning rate of final training (cosine decayed).",
     "strategy": f"tf.distribute strategy: {', '.join(STRATEGIES)}.",

@@ -40,6 +40,11 @@ class Interrupted(Exception):
   """SIGTERM/SIGINT arrived; the search stopped at a step boundary."""
 
 
+class TimeBudgetSpent(Exception):
+  """--max_search_seconds passed; the search stops at a step boundary and answers
+  from what it has."""
+
+
 @dataclasses.dataclass
 class SearchOutcome:
   genotype: genotype_lib.Genotype
@@ -160,23 +165,33 @@ class Search:
   def run(self) -> SearchOutcome:
     self.resume()
     while True:
-      limit = self.cfg.max_search_seconds
-      if self.units and limit and self.elapsed >= limit:
-        self.record("time_budget", limit_seconds=limit)
-        self.ctx.progress.note(f"search time budget of {limit:.0f} s spent")
-        break
-      unit = self.next_unit()
+      unit = None if self.time_is_up() else self.next_unit()
       if unit is None:
         break
       self.begin_unit()
-      unit()
+      try:
+        unit()
+      except TimeBudgetSpent:
+        break
       self.units += 1
       self.save()
+    if self.time_is_up():
+      limit = self.cfg.max_search_seconds
+      self.record("time_budget", limit_seconds=limit)
+      self.ctx.progress.note(f"search time budget of {limit:.0f} s spent")
     return self.finish()
 
+  def time_is_up(self) -> bool:
+    """The search time budget is spent (once a first unit has given an answer)."""
+    limit = self.cfg.max_search_seconds
+    return bool(limit and self.units and self.elapsed >= limit)
+
   def check_stop(self) -> None:
+    """Called at step boundaries: a signal or the spent time budget stops the unit."""
     if self.ctx.stop_requested():
       raise Interrupted()
+    if self.time_is_up():
+      raise TimeBudgetSpent()
 
   # --- helpers ---------------------------------------------------------------
 
@@ -209,8 +224,17 @@ class Search:
 
   def measured(self, run: Callable[[], None], owned_variables) -> int:
     """Runs `run()` and records the memory it claims (`memory_probe.claimed_peak`)."""
-    step_peak = memory_probe.claimed_peak(run, owned_variables)
+    stopped = []
+
+    def guarded():
+      try:
+        run()
+      except TimeBudgetSpent as e:
+        stopped.append(e)
+    step_peak = memory_probe.claimed_peak(guarded, owned_variables)
     self.peak_step_bytes = max(self.peak_step_bytes, step_peak)
+    if stopped:
+      raise stopped[0]
     return step_peak
 
   def penalty(self, choices: Sequence[int]) -> float:

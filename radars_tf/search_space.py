@@ -145,6 +145,11 @@ class Subspace:
   def full(cls, space: SearchSpace) -> "Subspace":
     return cls(tuple(tuple(range(len(c))) for c in space.candidates()))
 
+  @classmethod
+  def first(cls, space: SearchSpace, k: int) -> "Subspace":
+    """The first `k` candidates of every layer (all of a layer with fewer)."""
+    return cls(tuple(tuple(range(min(k, len(c)))) for c in space.candidates()))
+
   def without(self, layer: int, index: int) -> "Subspace":
     if index not in self.alive[layer]:
       raise ValueError(f"candidate {index} of layer {layer} is not alive")

@@ -3,6 +3,7 @@ sampled paths and score sampled architectures with them (the agent's reward).
 
 Memory-cheap: one op per layer is live at a time, whatever the subspace size.
 """
+import weakref
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -11,17 +12,21 @@ import tensorflow as tf
 from radars_tf.training import count_correct, optimizer_for, per_example_loss
 from radars_tf.supernet import Supernet
 
+CLIP_NORM = 5.0
+
 
 class SinglePathTrainer:
   """Trains shared weights on uniformly sampled alive paths (SPOS/ENAS style) and
   scores given paths by accuracy on validation batches.
 
-  The steps run eagerly, op by op, on purpose: every step takes a new path, and a
-  compiled step either traces per path (about 1 s each on the large space against
-  0.26 s for an eager step, batch 64, 2-core CPU) or branches over every candidate
-  with `switch_case`, whose gradient took over five minutes to trace for 14 layers
-  of 26 candidates. Eager steps also let the optimizer see only the path's
-  variables, so momentum never moves ops off the path.
+  The steps run eagerly on purpose: every step takes a new path, and a compiled
+  step either traces per path (about 1 s each on the large space against 0.26 s
+  for an eager step, batch 64, 2-core CPU) or branches over every candidate with
+  `switch_case`, whose gradient took over five minutes to trace for 14 layers of 26
+  candidates. On one replica each op still runs compiled, forward and backward
+  (`supernet.compiled_call`), and so does its update (`_update`). Eager steps also
+  let the optimizer see only the path's variables, so momentum never moves ops off
+  the path.
   """
 
   def __init__(self, supernet: Supernet, strategy: tf.distribute.Strategy,
@@ -30,35 +35,79 @@ class SinglePathTrainer:
     self.global_batch_size = global_batch_size
     self.learning_rate = learning_rate
     self.rng = np.random.default_rng(seed)
+    # Compiled pieces merge no replicas: with several, the steps stay op by op.
+    self.compiled = strategy.num_replicas_in_sync == 1
+    self.net.compile_ops = self.compiled
     self.opt = None
+    self._updates = weakref.WeakKeyDictionary()   # layer -> its compiled update
     self.rebuild()
 
   def rebuild(self) -> None:
     """Follows the supernet's current subspace (drops pruned ops' slots)."""
+    previous = self.opt
     with self.strategy.scope():
       self.opt = optimizer_for(self.net.trainable_variables, self.opt,
                                lambda: tf.keras.optimizers.SGD(
-                                   self.learning_rate, momentum=0.9, nesterov=True,
-                                   global_clipnorm=5.0))
+                                   self.learning_rate, momentum=0.9, nesterov=True))
+    if self.opt is not previous:
+      self._updates = weakref.WeakKeyDictionary()
+
+  def _groups(self, path: Sequence[int]):
+    """(layer, its trainable variables) of the stem, the path's ops and the head."""
+    net = self.net
+    for layer, c in zip(net.searchable, path):
+      if str(int(c)) not in layer.candidate_ops:
+        raise ValueError(f"candidate {c} of {layer.name} is pruned")
+    layers = ([net.stem] + [layer.candidate_ops[str(int(c))]
+                            for layer, c in zip(net.searchable, path)] + [net.head])
+    return [(layer, layer.trainable_variables) for layer in layers]
+
+  def _update(self, layer):
+    """The compiled SGD update of `layer`'s weights by its gradients times a scale."""
+    if layer not in self._updates:
+      ref, opt = weakref.ref(layer), self.opt
+
+      def update(grads, scale):
+        opt.apply_gradients(zip([g * scale for g in grads],
+                                ref().trainable_variables))
+      self._updates[layer] = tf.function(update)
+    return self._updates[layer]
+
+  def _apply(self, groups, grads) -> None:
+    """SGD on the path's weights, clipped to a global norm of CLIP_NORM."""
+    scale = tf.minimum(1.0, CLIP_NORM / tf.linalg.global_norm(grads))
+    if not self.compiled:
+      variables = [v for _, vs in groups for v in vs]
+      self.opt.apply_gradients(zip([g * scale for g in grads], variables))
+      return
+    start = 0
+    for layer, vs in groups:
+      if vs:
+        self._update(layer)(grads[start:start + len(vs)], scale)
+        start += len(vs)
 
   def sample_path(self) -> Tuple[int, ...]:
     return tuple(int(self.rng.choice(a)) for a in self.net.subspace.alive)
 
   def _replica_train(self, x, y, path):
+    groups = self._groups(path)
     with tf.GradientTape() as tape:
       logits = self.net(x, training=True, path=path)
       loss = tf.reduce_sum(per_example_loss(y, logits)) / self.global_batch_size
-    variables = tape.watched_variables()
-    self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    self._apply(groups, tape.gradient(loss, [v for _, vs in groups for v in vs]))
     return loss
+
+  def train_path(self, iterator, path: Sequence[int]) -> float:
+    """One step on `path`; returns its loss."""
+    x, y = next(iterator)
+    loss = self.strategy.run(self._replica_train, args=(x, y, tuple(path)))
+    return float(self.strategy.reduce("SUM", loss, axis=None))
 
   def train(self, iterator, steps: int, on_step=None) -> float:
     """`steps` steps, each on a freshly sampled path; returns the mean loss."""
     losses = []
     for step in range(steps):
-      x, y = next(iterator)
-      loss = self.strategy.run(self._replica_train, args=(x, y, self.sample_path()))
-      losses.append(float(self.strategy.reduce("SUM", loss, axis=None)))
+      losses.append(self.train_path(iterator, self.sample_path()))
       if on_step:
         on_step(step, losses[-1])
     return float(np.mean(losses)) if losses else float("nan")

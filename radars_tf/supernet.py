@@ -6,12 +6,34 @@ Two forward modes over the same weights:
     path's ops run and keep activations.
 Pruning deletes an op's layer (its compute and weights); survivors keep theirs.
 """
+import weakref
 from typing import Dict, Sequence, Tuple
 
 import tensorflow as tf
 
 from radars_tf import network, ops
 from radars_tf.search_space import LayerSpec, SearchSpace, Subspace
+
+
+# layer -> {training: tf.function}; entries go with their layer (pruning).
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compiled_call(layer: tf.keras.layers.Layer, x, training, enabled: bool = True):
+  """`layer(x)`, run eagerly as one compiled function per layer and mode.
+
+  single_path steps run eagerly (each takes a new path, see single_path.py); calling
+  each op as its own tf.function, traced on first use, removes most of the per-op
+  Python dispatch, and the tape differentiates through the call as one op.
+  """
+  if not (enabled and tf.executing_eagerly()):
+    return layer(x, training=training)
+  fns = _COMPILED.setdefault(layer, {})
+  training = bool(training)
+  if training not in fns:
+    ref = weakref.ref(layer)   # the cache must not keep a pruned op alive
+    fns[training] = tf.function(lambda t: ref()(t, training=training))
+  return fns[training](x)
 
 
 class MixedLayer(tf.keras.layers.Layer):
@@ -37,11 +59,11 @@ class MixedLayer(tf.keras.layers.Layer):
     return tf.add_n([weights[i] * self.candidate_ops[str(i)](x, training=training)
                      for i in self.alive])
 
-  def single(self, x, choice: int, training):
-    """The output of the alive op `choice` alone."""
+  def single(self, x, choice: int, training, compile_op: bool = True):
+    """The output of the alive op `choice` alone (see `compiled_call`)."""
     if str(choice) not in self.candidate_ops:
       raise ValueError(f"candidate {choice} of {self.name} is pruned")
-    return self.candidate_ops[str(choice)](x, training=training)
+    return compiled_call(self.candidate_ops[str(choice)], x, training, compile_op)
 
 
 class Supernet(tf.keras.Model):
@@ -58,6 +80,7 @@ class Supernet(tf.keras.Model):
                                   name=f"layer{spec.index}")
                        for spec in space.layers(input_shape[0])]
     self.head = network.Head(num_classes, name="head")
+    self.compile_ops = True     # single_path: see `compiled_call`
     width = max(len(c) for c in space.candidates())
     self.mixed_forward(tf.zeros((1,) + self.image_shape),   # builds every variable
                        tf.ones((len(self.searchable), width)), False)
@@ -84,7 +107,8 @@ class Supernet(tf.keras.Model):
 
   def call(self, x, training=None, path=None):
     """single_path forward: `path` holds one alive candidate index per layer."""
-    x = self.stem(x, training=training)
+    on = self.compile_ops
+    x = compiled_call(self.stem, x, training, on)
     for layer, choice in zip(self.searchable, path):
-      x = layer.single(x, int(choice), training)
-    return self.head(x)
+      x = layer.single(x, int(choice), training, on)
+    return compiled_call(self.head, x, False, on)

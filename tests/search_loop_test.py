@@ -128,6 +128,24 @@ class SearchLoopTest(tf.test.TestCase):
       if method == "random":
         self.assertLen(out.best_curve, 1)      # one child, then the budget was spent
 
+  def test_time_budget_stops_mid_unit(self):
+    real_step = dnas_trainer.DnasTrainer.train_step
+    steps = []
+
+    def counting(trainer, *args):
+      steps.append(1)
+      return real_step(trainer, *args)
+    search = search_loop.RadarsSearch(self.context(memory_budget_mb=16))
+    # The budget is spent after the second DNAS step, in the middle of round 1.
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", counting), \
+        mock.patch.object(search_loop.Search, "time_is_up",
+                          lambda self: len(steps) >= 2):
+      out = search.run()
+    self.assertLen(steps, 2)
+    self.assertEqual(out.events[-1]["kind"], "time_budget")
+    self.assertGreater(out.peak_step_bytes, 0)       # the cut round was measured
+    self.assertLen(out.genotype.ops, 3)
+
   def test_rl_and_random_children(self):
     for method in ("rl", "random"):
       out = search_loop.run_search(self.context(method=method))

@@ -1,0 +1,181 @@
+"""Supernet overhead against plain models, as markdown tables.
+
+1. One supernet DNAS step (mixed mode, --candidates per layer) against the sum of
+   the same ops, each run standalone on its own input (forward, backward, update).
+2. One single_path step (as the agent's shared-weight training runs it) against
+   the same child as a plain Keras model with a compiled train step.
+
+  python tools/bench_throughput.py --space=large --candidates=8 --batch_size=64
+"""
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from radars_tf import alphas as alphas_lib
+from radars_tf import dnas_trainer, genotype, network, ops, single_path, supernet
+from radars_tf import search_space as ss
+from radars_tf.training import per_example_loss
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+flags.DEFINE_string("space", "large", "Search space preset or JSON file.")
+flags.DEFINE_integer("candidates", 8, "Candidates per layer in the DNAS comparison.")
+flags.DEFINE_integer("batch_size", 64, "Batch size.")
+flags.DEFINE_integer("image_size", 28, "Input height and width.")
+flags.DEFINE_integer("channels", 1, "Input channels.")
+flags.DEFINE_integer("steps", 10, "Timed steps per measurement.")
+flags.DEFINE_integer("paths", 3, "Random children compared in the single_path table.")
+flags.DEFINE_integer("seed", 0, "Seed of data, weights and paths.")
+FLAGS = flags.FLAGS
+
+
+def timed(step, steps: int, warmup: int = 2) -> float:
+  """Mean wall seconds of `step()` after `warmup` untimed calls (traces)."""
+  for _ in range(warmup):
+    step()
+  start = time.perf_counter()
+  for _ in range(steps):
+    step()
+  return (time.perf_counter() - start) / steps
+
+
+def sgd():
+  return tf.keras.optimizers.SGD(0.01, momentum=0.9)
+
+
+def standalone_step(layer: tf.keras.layers.Layer, x):
+  """A compiled forward + backward (to the input and weights) + update of one layer."""
+  opt = sgd()
+  layer(x, training=True)
+  opt.build(layer.trainable_variables)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.reduce_mean(tf.square(layer(x, training=True)))
+    grads = tape.gradient(loss, [x] + layer.trainable_variables)
+    opt.apply_gradients(zip(grads[1:], layer.trainable_variables))
+  return step
+
+
+def dnas_table(space, shape, batch, rng):
+  sub = ss.Subspace.first(space, FLAGS.candidates)
+  net = supernet.Supernet(space, sub, shape, 10)
+  x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
+  y = tf.constant(rng.integers(0, 10, batch), tf.int32)
+  it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+  trainer = dnas_trainer.DnasTrainer(net, alphas_lib.Alphas(space),
+                                     tf.distribute.get_strategy(), batch,
+                                     dnas_trainer.DnasHParams(), 1000)
+  dnas = timed(lambda: trainer.train_step(it, it), FLAGS.steps)
+  weights = tf.nn.softmax(tf.zeros((len(sub.alive), max(len(c) for c in
+                                                       space.candidates()))))
+  opt = sgd()
+  opt.build(net.trainable_variables)
+
+  @tf.function
+  def mixed_weight_step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(per_example_loss(y, net.mixed_forward(x, weights, True)))
+    grads = tape.gradient(loss, net.trainable_variables)
+    opt.apply_gradients(zip(grads, net.trainable_variables))
+  mixed = timed(mixed_weight_step, FLAGS.steps)
+
+  total = 0.0
+  inputs = {}
+  stem = network.stem(space, shape[2])
+  total += timed(standalone_step(stem, x), FLAGS.steps)
+  for spec in space.layers(shape[0]):
+    h = tf.constant(rng.standard_normal((batch, spec.hw, spec.hw, spec.cin)),
+                    tf.float32)
+    inputs[spec.index] = h
+    for i in sub.alive[spec.index]:
+      op = ops.OpLayer(spec.candidates[i], spec.cin, spec.cout, spec.stride)
+      total += timed(standalone_step(op, h), FLAGS.steps)
+  last = space.layers(shape[0])[-1]
+  hw = -(-last.hw // last.stride)
+  head_in = tf.constant(rng.standard_normal((batch, hw, hw, last.cout)), tf.float32)
+  total += timed(standalone_step(network.Head(10), head_in), FLAGS.steps)
+
+  print(f"## DNAS supernet step vs its ops standalone ({FLAGS.candidates} "
+        f"candidates/layer, {sub.num_alive()} ops, batch {batch})\n")
+  print("| measurement | s/step | ratio to the standalone sum |\n|---|---|---|")
+  print(f"| sum of every op run standalone (fwd+bwd+update) | {total:.3f} | 1.00 |")
+  print(f"| supernet mixed weight step (one fwd+bwd+update) | {mixed:.3f} | "
+        f"{mixed / total:.2f} |")
+  print(f"| supernet DNAS step (weight step + alpha step: two fwd+bwd) | {dnas:.3f} | "
+        f"{dnas / total:.2f} (per pass {dnas / 2 / total:.2f}) |\n")
+
+
+def single_path_table(space, shape, batch, rng):
+  net = supernet.Supernet(space, ss.Subspace.full(space), shape, 10)
+  trainer = single_path.SinglePathTrainer(net, tf.distribute.get_strategy(), batch,
+                                          0.05, FLAGS.seed)
+  x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
+  y = tf.constant(rng.integers(0, 10, batch), tf.int32)
+  it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+  print(f"## single_path step vs the same child as a plain Keras model (batch "
+        f"{batch}, full {space.name} supernet)\n")
+  print("| child | plain compiled s | plain eager s | single_path eager s | "
+        "single_path ops compiled s | ratio (ops compiled / plain compiled) |")
+  print("|---|---|---|---|---|---|")
+  ratios = []
+  for _ in range(FLAGS.paths):
+    path = trainer.sample_path()
+    model = genotype.from_choices(space, path).build(space, shape, 10)
+    opt = tf.keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True,
+                                  global_clipnorm=5.0)
+    opt.build(model.trainable_variables)
+
+    def plain_step():
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(per_example_loss(y, model(x, training=True)))
+      grads = tape.gradient(loss, model.trainable_variables)
+      opt.apply_gradients(zip(grads, model.trainable_variables))
+    plain = timed(tf.function(plain_step), FLAGS.steps)
+    plain_eager = timed(plain_step, FLAGS.steps)
+    net.compile_ops = False
+    sp_eager = timed(lambda: trainer.train_path(it, path), FLAGS.steps)
+    net.compile_ops = True
+    sp = timed(lambda: trainer.train_path(it, path), FLAGS.steps)
+    ratios.append(sp / plain)
+    print(f"| {', '.join(genotype.from_choices(space, path).ops[:3])}, ... | "
+          f"{plain:.3f} | {plain_eager:.3f} | {sp_eager:.3f} | {sp:.3f} | "
+          f"{sp / plain:.2f} |", flush=True)
+  print(f"\nmean ratio single_path / plain child: {np.mean(ratios):.2f}\n")
+
+  # Search-time conditions: a new random path every step, traces included.
+  for on in (False, True):
+    net.compile_ops = on
+    start = time.perf_counter()
+    trainer.train(it, 4 * FLAGS.steps)
+    first = (time.perf_counter() - start) / (4 * FLAGS.steps)
+    later = timed(lambda: trainer.train(it, 1), 4 * FLAGS.steps, warmup=0)
+    print(f"random paths, ops {'compiled' if on else 'eager'}: first "
+          f"{4 * FLAGS.steps} steps {first:.3f} s/step, next {4 * FLAGS.steps} "
+          f"{later:.3f} s/step")
+
+
+def main(argv):
+  del argv
+  space = ss.load(FLAGS.space)
+  shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
+  rng = np.random.default_rng(FLAGS.seed)
+  tf.keras.utils.set_random_seed(FLAGS.seed)
+  print(f"space {space.name}, input {shape}, {platform.machine()} {os.cpu_count()} "
+        f"cores, TF {tf.__version__}\n")
+  dnas_table(space, shape, FLAGS.batch_size, rng)
+  single_path_table(space, shape, FLAGS.batch_size, rng)
+
+
+if __name__ == "__main__":
+  app.run(main)
