@@ -19,6 +19,9 @@ LARGE_OPS = MBCONV + (
     "sepconv_k3", "sepconv_k5", "sepconv_k7", "dilconv_k3", "dilconv_k5",
     "dilconv_k7", "conv_k1", "conv_k3", "conv_k5", "maxpool_k3", "maxpool_k5",
     "avgpool_k3", "avgpool_k5", "skip")
+# Past 32 candidates per layer: more MBConv expansions and a 7x7 conv.
+XLARGE_OPS = tuple(f"mbconv_e{e}_k{k}" for e in (1, 2, 3, 4, 5, 6, 8)
+                   for k in (3, 5, 7)) + LARGE_OPS[len(MBCONV):] + ("conv_k7",)
 DARTS_OPS = ("zero", "maxpool_k3", "avgpool_k3", "skip", "sepconv_k3", "sepconv_k5",
              "dilconv_k3", "dilconv_k5")
 
@@ -112,6 +115,9 @@ PRESETS = {
     "large": SearchSpace("large", 16, (
         Stage(24, 2, 2), Stage(32, 1, 4), Stage(64, 2, 4), Stage(96, 1, 2),
         Stage(128, 2, 2)), LARGE_OPS),
+    "xlarge": SearchSpace("xlarge", 16, (
+        Stage(24, 2, 2), Stage(32, 1, 4), Stage(64, 2, 4), Stage(96, 1, 2),
+        Stage(128, 2, 2)), XLARGE_OPS),
     "darts": SearchSpace("darts", 16, (
         Stage(16, 1, 2), Stage(32, 2, 3), Stage(64, 2, 3)), DARTS_OPS),
     "tiny": SearchSpace("tiny", 8, (Stage(8, 1, 1), Stage(16, 2, 2)),

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import app, flags, logging
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import dnas_trainer, genotype, network, ops, single_path, supernet
@@ -167,6 +167,8 @@ def single_path_table(space, shape, batch, rng):
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.ERROR)
+  tf.get_logger().setLevel("ERROR")
   space = ss.load(FLAGS.space)
   shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
   rng = np.random.default_rng(FLAGS.seed)
