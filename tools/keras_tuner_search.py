@@ -24,11 +24,15 @@ METHOD = "keras_tuner"
 
 def make_search(ctx):
   """A `search_loop.Search` whose one unit is a time-limited KerasTuner search."""
-  import keras_tuner as kt  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import genotype as genotype_lib  # pylint: disable=import-outside-toplevel
   from radars_tf import search_loop  # pylint: disable=import-outside-toplevel
   from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+  try:
+    import keras_tuner as kt  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise UserError("keras-tuner is not installed (a benchmark-only dependency): "
+                    "run `bash tools/setup.sh --bench`") from e
   from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
 
   class TimedOracle(kt.oracles.RandomSearchOracle):

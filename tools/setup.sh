@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything radars_tf needs into ./.venv (Python 3.11) and prepares the
 # offline Fashion-MNIST data. With --test also installs Bazel for the test suite.
-# Idempotent: a second run only checks. Usage: bash tools/setup.sh [--test]
+# With --bench also the benchmark-only packages (KerasTuner).
+# Idempotent: a second run only checks. Usage: bash tools/setup.sh [--test] [--bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+want_test=0 want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --bench) want_bench=1 ;;   # benchmark-only packages (tools/requirements-bench.txt)
+    *) echo "setup: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 apt_pkgs=(dataset-fashion-mnist)
 (( want_test )) && apt_pkgs+=(bazel-bootstrap)
@@ -48,12 +55,14 @@ if [[ ! -x .venv/bin/python ]]; then
   fi
 fi
 
+reqs=(requirements.txt)
+(( want_bench )) && reqs+=(tools/requirements-bench.txt)
 stamp=.venv/.radars_tf_installed
-digest=$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)
+digest=$(cat "${reqs[@]}" constraints.txt | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]]; then
   echo "setup: installing Python packages into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install -q --disable-pip-version-check \
-    -r requirements.txt -c constraints.txt
+    "${reqs[@]/#/-r}" -c constraints.txt
   echo "$digest" > "$stamp"
 fi
 

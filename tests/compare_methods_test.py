@@ -1,0 +1,58 @@
+"""tools/compare_methods.py: table rows and target verdicts from run results."""
+import importlib.util
+import os
+
+from absl.testing import absltest
+
+_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                     "tools", "compare_methods.py")
+_spec = importlib.util.spec_from_file_location("compare_methods", _PATH)
+cm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cm)
+
+
+def run(acc, peak=100.0, seconds=240.0):
+  return {"test_accuracy": acc, "measured_peak_mb": peak, "search_seconds": seconds,
+          "budget_mb": 512.0, "params": 1000, "flops": 2e6}
+
+
+REFUSED = {"refused": "dnas: the full supernet needs 4166 MB, budget 512 MB"}
+
+
+class CompareMethodsTest(absltest.TestCase):
+
+  def test_row_reports_mean_spread_and_seeds(self):
+    line = cm.row("rl", [run(0.90), run(0.92)], "-")
+    self.assertIn("| rl | yes (2/2 seeds) | 91.00 +- 1.41 (90.00, 92.00) | 240 |", line)
+
+  def test_row_of_a_refusal_gives_its_reason(self):
+    line = cm.row("dnas", [REFUSED, REFUSED], "-")
+    self.assertIn("no: dnas: the full supernet needs 4166 MB", line)
+
+  def test_row_flags_a_peak_over_budget(self):
+    self.assertIn("600 / 512 **over**", cm.row("x", [run(0.9, peak=600)], "-"))
+
+  def test_verdicts(self):
+    results = {"radars": [run(0.91, 400), run(0.93, 450)], "dnas": [REFUSED],
+               "rl": [run(0.90), run(0.90)], "random": [run(0.95)],
+               "short": [run(0.89)]}
+    got = cm.verdicts(results, 512, 92.5, "short", 2.5)
+    self.assertEqual(got, [
+        "- met: radars measured peak 450 MB <= budget 512 MB",
+        "- met: dnas refuses or exceeds the budget: " + REFUSED["refused"],
+        "- met: radars 92.00% >= rl 90.00% (mean test accuracy, same search time "
+        "budget)",
+        "- MISSED: radars 92.00% >= random 95.00% (mean test accuracy, same search "
+        "time budget)",
+        "- MISSED: short 89.00% >= rl 90.00%: rl's accuracy in 1/2.5 of rl's "
+        "search time",
+        "- met: final radars model 93.00% >= 92.5% on test"])
+
+  def test_verdicts_catch_radars_over_budget_and_dnas_under_it(self):
+    got = cm.verdicts({"radars": [run(0.9, 700)], "dnas": [run(0.9, 300)]}, 512, 92.5)
+    self.assertTrue(got[0].startswith("- MISSED: radars measured peak 700 MB"))
+    self.assertTrue(got[1].startswith("- MISSED: dnas refuses or exceeds"))
+
+
+if __name__ == "__main__":
+  absltest.main()
