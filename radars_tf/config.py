@@ -45,6 +45,7 @@ class RunConfig:
   rl_iterations_per_phase: int = 3
   episodes_per_iteration: int = 8
   warmup_steps: int = 150
+  single_path_compiled: bool = False
   path_train_steps: int = 20
   score_batches: int = 1
   agent_lr: float = 0.05

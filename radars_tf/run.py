@@ -49,6 +49,9 @@ HELP = {
     "rl_iterations_per_phase": "Agent updates per RL phase.",
     "episodes_per_iteration": "Architectures sampled per agent update.",
     "warmup_steps": "Shared-weight steps on random paths before the first RL phase.",
+    "single_path_compiled": "Run each op of the shared-weight steps as its own "
+                            "tf.function: faster per step, but every op pays a trace "
+                            "on first use (pays off in long searches).",
     "path_train_steps": "Shared-weight steps on sampled paths before each update.",
     "score_batches": "Validation batches that score one sampled architecture.",
     "agent_lr": "Adam learning rate of the policy.",

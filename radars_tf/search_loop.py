@@ -417,7 +417,8 @@ class RadarsSearch(SupernetSearch):
   def __init__(self, ctx: SearchContext):
     super().__init__(ctx)
     self.paths = SinglePathTrainer(self.net, self.strategy, self.batch_size,
-                                   self.cfg.w_lr, self.cfg.seed)
+                                   self.cfg.w_lr, self.cfg.seed,
+                                   self.cfg.single_path_compiled)
     self.agent = agent_lib.ArchitectureAgent(
         self.mask(), self.reward, self.cfg.agent_lr, self.cfg.entropy_weight,
         self.cfg.episodes_per_iteration)

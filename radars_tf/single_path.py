@@ -23,20 +23,24 @@ class SinglePathTrainer:
   step either traces per path (about 1 s each on the large space against 0.26 s
   for an eager step, batch 64, 2-core CPU) or branches over every candidate with
   `switch_case`, whose gradient took over five minutes to trace for 14 layers of 26
-  candidates. On one replica each op still runs compiled, forward and backward
-  (`supernet.compiled_call`), and so does its update (`_update`). Eager steps also
-  let the optimizer see only the path's variables, so momentum never moves ops off
-  the path.
+  candidates. With `compiled` (one replica) each op runs as its own tf.function,
+  forward and backward (`supernet.compiled_call`), and so does its update
+  (`_update`): 0.16 s against 0.26 s per step once traced, but each of the large
+  space's 364 ops costs a trace of about 0.3 s on first use and its update another
+  after each pruning, which a search of minutes does not earn back (a
+  4-minute search on 2 cores did less with it). Eager steps also let the optimizer
+  see only the path's variables, so momentum never moves ops off the path.
   """
 
   def __init__(self, supernet: Supernet, strategy: tf.distribute.Strategy,
-               global_batch_size: int, learning_rate: float, seed: int):
+               global_batch_size: int, learning_rate: float, seed: int,
+               compiled: bool = False):
     self.net, self.strategy = supernet, strategy
     self.global_batch_size = global_batch_size
     self.learning_rate = learning_rate
     self.rng = np.random.default_rng(seed)
     # Compiled pieces merge no replicas: with several, the steps stay op by op.
-    self.compiled = strategy.num_replicas_in_sync == 1
+    self.compiled = compiled and strategy.num_replicas_in_sync == 1
     self.net.compile_ops = self.compiled
     self.opt = None
     self._updates = weakref.WeakKeyDictionary()   # layer -> its compiled update

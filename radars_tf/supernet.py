@@ -80,7 +80,7 @@ class Supernet(tf.keras.Model):
                                   name=f"layer{spec.index}")
                        for spec in space.layers(input_shape[0])]
     self.head = network.Head(num_classes, name="head")
-    self.compile_ops = True     # single_path: see `compiled_call`
+    self.compile_ops = False    # single_path: see `compiled_call`
     width = max(len(c) for c in space.candidates())
     self.mixed_forward(tf.zeros((1,) + self.image_shape),   # builds every variable
                        tf.ones((len(self.searchable), width)), False)
