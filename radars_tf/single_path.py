@@ -25,11 +25,12 @@ class SinglePathTrainer:
   `switch_case`, whose gradient took over five minutes to trace for 14 layers of 26
   candidates. With `compiled` (one replica) each op runs as its own tf.function,
   forward and backward (`supernet.compiled_call`), and so does its update
-  (`_update`): 0.16 s against 0.26 s per step once traced, but each of the large
-  space's 364 ops costs a trace of about 0.3 s on first use and its update another
-  after each pruning, which a search of minutes does not earn back (a
-  4-minute search on 2 cores did less with it). Eager steps also let the optimizer
-  see only the path's variables, so momentum never moves ops off the path.
+  (`_update`): 0.13-0.17 s against 0.19-0.30 s eager on a fixed path, but on a new
+  random path every step each unseen op traces first (0.98 s per step over the
+  first 40 steps, 0.35 s over the next 40, against 0.25 s eager; batch 64, 2-core
+  CPU, tools/bench_throughput.py), which a search of minutes does not earn back.
+  Eager steps also let the optimizer see only the path's variables, so momentum
+  never moves ops off the path.
   """
 
   def __init__(self, supernet: Supernet, strategy: tf.distribute.Strategy,

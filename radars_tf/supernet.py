@@ -59,7 +59,7 @@ class MixedLayer(tf.keras.layers.Layer):
     return tf.add_n([weights[i] * self.candidate_ops[str(i)](x, training=training)
                      for i in self.alive])
 
-  def single(self, x, choice: int, training, compile_op: bool = True):
+  def single(self, x, choice: int, training, compile_op: bool = False):
     """The output of the alive op `choice` alone (see `compiled_call`)."""
     if str(choice) not in self.candidate_ops:
       raise ValueError(f"candidate {choice} of {self.name} is pruned")

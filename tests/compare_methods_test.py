@@ -32,6 +32,9 @@ class CompareMethodsTest(absltest.TestCase):
   def test_row_flags_a_peak_over_budget(self):
     self.assertIn("600 / 512 **over**", cm.row("x", [run(0.9, peak=600)], "-"))
 
+  def test_row_says_when_no_dnas_step_ran(self):
+    self.assertIn("| no DNAS step ran / 512 |", cm.row("x", [run(0.9, peak=0)], "-"))
+
   def test_verdicts(self):
     results = {"radars": [run(0.91, 400), run(0.93, 450)], "dnas": [REFUSED],
                "rl": [run(0.90), run(0.90)], "random": [run(0.95)],

@@ -3,8 +3,9 @@
 DNAS: one step of the whole supernet (the first k candidates of every layer), its
 allocator peak measured and the memory model's estimate beside it. RADARS: a short
 real search (Fashion-MNIST) of the same space under --budget_mb; its measured peak
-is the highest DNAS step of its rounds, after the agent pruned until the estimate
-fit.
+is the highest of its DNAS rounds (each round's first, tracing step and its input
+pipeline included), after the agent pruned until the estimate fit. Its estimate
+column is the final subspace's; the first round's is at most the budget.
 
   python tools/bench_memory.py --space=xlarge --candidates=4,8,16,26,32,36 \
       --batch_size=32 --budget_mb=256
@@ -82,7 +83,7 @@ def main(argv):
         f"{platform.machine()} {os.cpu_count()} cores, device "
         f"{memory_probe.device_name()}\n")
   print("| candidates/layer | log10 size | DNAS estimate MB | DNAS measured peak MB | "
-        "DNAS step s | RADARS RL phases / DNAS rounds | RADARS subspace estimate MB "
+        "DNAS step s | RADARS RL phases / DNAS rounds | RADARS final subspace estimate MB "
         "| RADARS measured peak MB | RADARS within budget | RADARS search s |")
   print("|---|---|---|---|---|---|---|---|---|---|")
   for k in (int(c) for c in FLAGS.candidates):

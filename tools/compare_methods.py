@@ -80,10 +80,12 @@ def row(label: str, runs, reached: str) -> str:
   params = statistics.mean(r["params"] for r in done)
   flops = statistics.mean(r["flops"] for r in done) / 1e6
   over = " **over**" if peak > done[0]["budget_mb"] else ""
+  # RADARS measures its DNAS steps; a search cut before the first has none.
+  peak_cell = (f"{peak:.0f} / {done[0]['budget_mb']:.0f}{over}" if peak else
+               f"no DNAS step ran / {done[0]['budget_mb']:.0f}")
   return (f"| {label} | yes ({len(done)}/{len(runs)} seeds) | {acc:.2f} +- {spread:.2f}"
           f" ({', '.join(f'{a:.2f}' for a in accuracies(done))}) | {search:.0f} | "
-          f"{reached} | {peak:.0f} / {done[0]['budget_mb']:.0f}{over} | "
-          f"{params:,.0f} | {flops:.1f} |")
+          f"{reached} | {peak_cell} | {params:,.0f} | {flops:.1f} |")
 
 
 def verdicts(results: dict, budget_mb: float, target: float, short_label: str = "",
