@@ -58,11 +58,9 @@ class SinglePathTrainer:
       self._updates = weakref.WeakKeyDictionary()
 
   def _groups(self, path: Sequence[int]):
-    """(layer, its trainable variables) of the stem, the path's ops and the head."""
+    """(layer, its trainable variables) of the stem, the path's ops and the head;
+    the forward pass has already refused a pruned candidate."""
     net = self.net
-    for layer, c in zip(net.searchable, path):
-      if str(int(c)) not in layer.candidate_ops:
-        raise ValueError(f"candidate {c} of {layer.name} is pruned")
     layers = ([net.stem] + [layer.candidate_ops[str(int(c))]
                             for layer, c in zip(net.searchable, path)] + [net.head])
     return [(layer, layer.trainable_variables) for layer in layers]
@@ -78,11 +76,10 @@ class SinglePathTrainer:
       self._updates[layer] = tf.function(update)
     return self._updates[layer]
 
-  def _apply(self, groups, grads) -> None:
+  def _apply(self, groups, variables, grads) -> None:
     """SGD on the path's weights, clipped to a global norm of CLIP_NORM."""
     scale = tf.minimum(1.0, CLIP_NORM / tf.linalg.global_norm(grads))
     if not self.compiled:
-      variables = [v for _, vs in groups for v in vs]
       self.opt.apply_gradients(zip([g * scale for g in grads], variables))
       return
     start = 0
@@ -95,11 +92,12 @@ class SinglePathTrainer:
     return tuple(int(self.rng.choice(a)) for a in self.net.subspace.alive)
 
   def _replica_train(self, x, y, path):
-    groups = self._groups(path)
     with tf.GradientTape() as tape:
       logits = self.net(x, training=True, path=path)
       loss = tf.reduce_sum(per_example_loss(y, logits)) / self.global_batch_size
-    self._apply(groups, tape.gradient(loss, [v for _, vs in groups for v in vs]))
+    groups = self._groups(path)
+    variables = [v for _, vs in groups for v in vs]
+    self._apply(groups, variables, tape.gradient(loss, variables))
     return loss
 
   def train_path(self, iterator, path: Sequence[int]) -> float:
