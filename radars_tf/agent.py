@@ -58,6 +58,10 @@ class ArchitectureEnv(py_environment.PyEnvironment):
     self._choices: List[int] = []
     self.samples: List[Tuple[Tuple[int, ...], float]] = []
 
+  @property
+  def mask(self) -> np.ndarray:
+    return self._mask
+
   def set_mask(self, mask: np.ndarray) -> None:
     self._mask = np.asarray(mask, np.float32)
 
@@ -172,7 +176,7 @@ class ArchitectureAgent:
     self.env.set_mask(mask)
 
   def probs(self) -> np.ndarray:
-    return self.network.probs(self.env._mask)  # pylint: disable=protected-access
+    return self.network.probs(self.env.mask)
 
   def iteration(self) -> Tuple[List[Tuple[Tuple[int, ...], float]], float]:
     """Samples `episodes_per_iteration` architectures, scores them, updates the

@@ -14,23 +14,13 @@ from radars_tf.search_space import SearchSpace, Subspace
 NEG_INF = -1e9
 
 
-def mask_matrix(space: SearchSpace, subspace: Subspace) -> np.ndarray:
-  """[layers, max candidates] float mask: 1 alive, 0 pruned or absent."""
-  cands = space.candidates()
-  m = np.zeros((len(cands), max(len(c) for c in cands)), np.float32)
-  for layer, alive in enumerate(subspace.alive):
-    m[layer, list(alive)] = 1.0
-  return m
-
-
 class Alphas(tf.Module):
   """Alpha logits, [layers, max candidates], zero (uniform) at start as in DARTS."""
 
   def __init__(self, space: SearchSpace, init_scale: float = 1e-3, seed: int = 0,
                name: str = "alphas"):
     super().__init__(name=name)
-    self.space = space
-    shape = mask_matrix(space, Subspace.full(space)).shape
+    shape = Subspace.full(space).mask(space).shape
     init = init_scale * np.random.default_rng(seed).standard_normal(shape)
     self.logits = tf.Variable(init.astype(np.float32), name="logits")
 
@@ -55,6 +45,12 @@ def entropy(probs: np.ndarray) -> np.ndarray:
   """Entropy (nats) of each row of a probability matrix."""
   p = np.clip(np.asarray(probs, np.float64), 1e-12, 1.0)
   return -(np.asarray(probs) * np.log(p)).sum(axis=-1)
+
+
+def mean_entropy(probs: np.ndarray, subspace: Subspace) -> float:
+  """Mean entropy (nats) of the per-layer distributions over alive candidates."""
+  return float(np.mean([entropy(probs[i, list(a)][None])[0]
+                        for i, a in enumerate(subspace.alive)]))
 
 
 def confident_layers(probs: np.ndarray, subspace: Subspace,

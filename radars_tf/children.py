@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from radars_tf import genotype as genotype_lib
 from radars_tf.search_space import SearchSpace
-from radars_tf.training import count_correct, per_example_loss
+from radars_tf import training
+from radars_tf.training import per_example_loss
 
 
 class ChildEvaluator:
@@ -26,8 +27,7 @@ class ChildEvaluator:
     geno = genotype_lib.from_choices(self.space, choices)
     with self.strategy.scope():
       model = geno.build(self.space, self.input_shape, self.num_classes)
-      opt = tf.keras.optimizers.SGD(self.learning_rate, momentum=0.9,
-                                    global_clipnorm=5.0)
+      opt = training.sgd(self.learning_rate)
 
     def replica_train(x, y):
       with tf.GradientTape() as tape:
@@ -36,24 +36,11 @@ class ChildEvaluator:
       opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
                               model.trainable_variables))
 
-    def replica_eval(x, y):
-      return count_correct(y, model(x, training=False)), tf.cast(tf.shape(y)[0],
-                                                                  tf.float32)
-
     @tf.function
     def train(iterator):
       for _ in tf.range(self.steps):
         self.strategy.run(replica_train, args=next(iterator))
 
-    @tf.function
-    def evaluate(iterator):
-      c, n = self.strategy.run(replica_eval, args=next(iterator))
-      return (self.strategy.reduce("SUM", c, axis=None),
-              self.strategy.reduce("SUM", n, axis=None))
-
     train(self.train_iterator)
-    correct = count = 0.0
-    for _ in range(self.score_batches):
-      c, n = evaluate(self.val_iterator)
-      correct, count = correct + float(c), count + float(n)
-    return correct / max(count, 1.0)
+    return training.accuracy(self.strategy, lambda x: model(x, training=False),
+                             self.val_iterator, self.score_batches, compiled=True)

@@ -12,6 +12,12 @@ METHODS = ("radars", "dnas", "rl", "random")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
+def check_val_fraction(value: float) -> None:
+  """The held-out part of the train split must leave both parts non-empty."""
+  if not 0.0 < value < 1.0:
+    raise UserError(f"--val_fraction must be in (0, 1), got {value}")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
   # What to search, on what.
@@ -92,8 +98,9 @@ class RunConfig:
     for name in ("prune_fraction", "dnas_prune_fraction", "converge_threshold"):
       if not 0.0 < getattr(self, name) <= 1.0:
         raise UserError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
-    if not 0.0 < self.val_fraction < 1.0:
-      raise UserError(f"--val_fraction must be in (0, 1), got {self.val_fraction}")
+    check_val_fraction(self.val_fraction)
+    if self.method == "dnas" and self.dnas_rounds < 1:
+      raise UserError("--method=dnas needs --dnas_rounds >= 1")
     if self.gpu_memory_limit_mb and self.gpu_memory_limit_mb <= self.memory_headroom_mb:
       raise UserError(f"--gpu_memory_limit_mb ({self.gpu_memory_limit_mb:g}) must "
                       f"exceed --memory_headroom_mb ({self.memory_headroom_mb:g})")

@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import download_manager
 from tensorflow_datasets.core.download import downloader
 
+from radars_tf.config import check_val_fraction
 from radars_tf.datasets import fashion_mnist_debian
 from radars_tf.errors import DataUnavailableError, UserError
 
@@ -112,8 +113,7 @@ def make_splits(num_train_available: int, num_test_available: int,
                 val_fraction: float, max_train_examples: int = 0,
                 max_test_examples: int = 0) -> Splits:
   """Disjoint search train/val parts of the train split, plus full train and test."""
-  if not 0.0 < val_fraction < 1.0:
-    raise UserError(f"--val_fraction must be in (0, 1), got {val_fraction}")
+  check_val_fraction(val_fraction)
   n = num_train_available
   if max_train_examples:
     n = min(n, max_train_examples)

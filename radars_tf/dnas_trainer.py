@@ -8,6 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
+from radars_tf import training
+from radars_tf.config import RunConfig
 from radars_tf.supernet import Supernet
 from radars_tf.training import count_correct, optimizer_for, per_example_loss
 
@@ -15,29 +17,27 @@ from radars_tf.training import count_correct, optimizer_for, per_example_loss
 @dataclasses.dataclass(frozen=True)
 class DnasHParams:
   """Defaults follow DARTS: SGD+momentum with cosine decay for the weights,
-  Adam(0.5, 0.999) with weight decay for the alphas."""
-  w_lr: float = 0.05
+  Adam(0.5, 0.999) with weight decay for the alphas; the learning rates and the
+  rest that are flags default to the run's defaults (config.RunConfig)."""
+  w_lr: float = RunConfig.w_lr
   w_lr_min: float = 0.001
-  w_momentum: float = 0.9
   w_weight_decay: float = 3e-4
-  w_grad_clip: float = 5.0
-  alpha_lr: float = 3e-4
+  alpha_lr: float = RunConfig.alpha_lr
   alpha_weight_decay: float = 1e-3
-  gumbel: bool = False
+  gumbel: bool = RunConfig.gumbel
   # Mixing temperature, decayed exponentially over the search (FBNet). It applies to
   # the plain softmax too: flat mixing early, sharp late, so alphas and the derived
   # argmax agree by the end of the search.
   tau_start: float = 5.0
   tau_end: float = 0.5
-  cost_weight: float = 0.0    # weight of the expected normalized cost in alpha loss
+  # Weight of the expected normalized cost in the alpha loss.
+  cost_weight: float = RunConfig.cost_weight
 
 
 def weight_optimizer(hp: DnasHParams, total_steps: int) -> tf.keras.optimizers.Optimizer:
   lr = tf.keras.optimizers.schedules.CosineDecay(
       hp.w_lr, max(1, total_steps), alpha=hp.w_lr_min / hp.w_lr)
-  return tf.keras.optimizers.SGD(lr, momentum=hp.w_momentum,
-                                 weight_decay=hp.w_weight_decay,
-                                 global_clipnorm=hp.w_grad_clip)
+  return training.sgd(lr, weight_decay=hp.w_weight_decay)
 
 
 def alpha_optimizer(hp: DnasHParams) -> tf.keras.optimizers.Optimizer:
@@ -79,9 +79,8 @@ class DnasTrainer:
     with self.strategy.scope():
       self.w_opt = optimizer_for(self.net.trainable_variables, self.w_opt,
                                  lambda: weight_optimizer(self.hp, self.total_steps))
-    self.mask = tf.constant(alphas_lib.mask_matrix(self.net.space, self.net.subspace))
+    self.mask = tf.constant(self.net.subspace.mask(self.net.space))
     self._step = tf.function(self._distributed_step)
-    self._eval = tf.function(self._distributed_eval)
 
   def _weights(self, tau):
     seed = tf.stack([self.step_counter, tf.constant(7, tf.int64)])
@@ -127,23 +126,3 @@ class DnasTrainer:
             "train_acc": float(out["train_correct"]) / n,
             "val_loss": float(out["val_loss"]) / n,
             "val_acc": float(out["val_correct"]) / n, "tau": tau}
-
-  def _replica_eval(self, x, y):
-    logits = self.net.mixed_forward(x, self.alphas.probs(self.mask), False)
-    return (tf.reduce_sum(per_example_loss(y, logits)),
-            count_correct(y, logits),
-            tf.cast(tf.shape(y)[0], tf.float32))
-
-  def _distributed_eval(self, x, y):
-    out = self.strategy.run(self._replica_eval, args=(x, y))
-    return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out]
-
-  def evaluate(self, dist_dataset, max_batches: int = 0) -> Dict[str, float]:
-    """Mean loss and accuracy of the mixed supernet (softmax alphas) on a dataset."""
-    loss = correct = count = 0.0
-    for i, (x, y) in enumerate(dist_dataset):
-      if max_batches and i >= max_batches:
-        break
-      l, c, n = self._eval(x, y)
-      loss, correct, count = loss + float(l), correct + float(c), count + float(n)
-    return {"loss": loss / max(count, 1.0), "acc": correct / max(count, 1.0)}

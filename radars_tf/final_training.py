@@ -7,7 +7,7 @@ import time
 
 import tensorflow as tf
 
-from radars_tf import memory_model
+from radars_tf import memory_model, training
 from radars_tf.data import DataSource
 from radars_tf.genotype import Genotype
 from radars_tf.search_space import SearchSpace
@@ -28,8 +28,7 @@ def compile_model(model: tf.keras.Model, learning_rate: float, total_steps: int)
   schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate,
                                                        max(1, total_steps))
   model.compile(
-      optimizer=tf.keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
-                                        weight_decay=5e-4, global_clipnorm=5.0),
+      optimizer=training.sgd(schedule, nesterov=True, weight_decay=5e-4),
       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
       metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 

@@ -37,14 +37,6 @@ class Genotype:
     except (ValueError, KeyError, TypeError) as e:
       raise UserError(f"malformed genotype JSON: {e}") from e
 
-  def choices(self, space: SearchSpace) -> Tuple[int, ...]:
-    """Candidate index of each layer's op in `space`."""
-    cands = space.candidates()
-    if len(cands) != len(self.ops):
-      raise UserError(f"genotype has {len(self.ops)} layers, space {space.name} "
-                      f"has {len(cands)}")
-    return tuple(c.index(op) for c, op in zip(cands, self.ops))
-
   def build(self, space: SearchSpace, input_shape, num_classes: int) -> tf.keras.Model:
     return network.standalone_model(space, self.ops, input_shape, num_classes,
                                      name="genotype")

@@ -17,7 +17,7 @@ from typing import Tuple
 import numpy as np
 
 from radars_tf import network, ops
-from radars_tf.search_space import SearchSpace, Subspace
+from radars_tf.search_space import SearchSpace, Subspace, candidate_matrix
 
 BYTES = 4                  # float32
 ACTIVATION_FACTOR = 1.1    # see module docstring
@@ -52,16 +52,26 @@ def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
                for l in space.layers(input_shape[0]))
 
 
-def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int],
-                kind: str = "macs") -> np.ndarray:
-  """[layers, candidates] cost (macs or params), normalized so that the most
-  expensive architecture costs 1 (for the cost term of the alpha loss)."""
-  costs = layer_costs(space, tuple(input_shape))
-  m = np.zeros((len(costs), max(len(c) for c in costs)), np.float64)
-  for i, row in enumerate(costs):
-    m[i, :len(row)] = [getattr(c, "macs" if kind == "macs" else "trainable")
-                       for c in row]
+def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
+  """[layers, candidates] MACs, normalized so that the most expensive architecture
+  costs 1 (the cost term of the alpha loss and of the reward)."""
+  m = candidate_matrix([[c.macs for c in row]
+                        for row in layer_costs(space, tuple(input_shape))], 0.0)
   return (m / max(m.max(axis=1).sum(), 1.0)).astype(np.float32)
+
+
+def op_memory(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
+  """[layers, candidates] activation elements each op keeps (a memory proxy that
+  orders candidates; params break ties), inf where a layer has no candidate."""
+  return candidate_matrix([[c.saved_elems + 1e-6 * c.params for c in row]
+                           for row in layer_costs(space, tuple(input_shape))],
+                          np.inf)
+
+
+def cheapest_completion(subspace: Subspace, memory: np.ndarray) -> Subspace:
+  """Each layer reduced to its alive candidate with the least `memory`."""
+  return Subspace(tuple((min(a, key=lambda i, l=l: (memory[l, i], i)),)
+                        for l, a in enumerate(subspace.alive)))
 
 
 def activation_elems(space: SearchSpace, subspace: Subspace,
@@ -87,12 +97,9 @@ def activation_elems(space: SearchSpace, subspace: Subspace,
 
 def estimate(space: SearchSpace, subspace: Subspace,
              input_shape: Tuple[int, int, int], num_classes: int,
-             per_replica_batch: int, weight_slots: int = 1) -> MemoryEstimate:
-  """Per-replica bytes of one DNAS step over `subspace`.
-
-  Args:
-    weight_slots: optimizer slots per trainable weight (1: SGD momentum, 2: Adam).
-  """
+             per_replica_batch: int) -> MemoryEstimate:
+  """Per-replica bytes of one DNAS step over `subspace` (SGD with momentum: one
+  optimizer slot per trainable weight)."""
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   params, trainable = stem.params, stem.trainable
@@ -107,13 +114,9 @@ def estimate(space: SearchSpace, subspace: Subspace,
   act = activation_elems(space, subspace, input_shape)
   return MemoryEstimate(
       weights=params * BYTES, gradients=trainable * BYTES,
-      optimizer_slots=weight_slots * trainable * BYTES,
+      optimizer_slots=trainable * BYTES,
       alphas=4 * n_alpha * BYTES,            # value, gradient, two Adam slots
       activations=int(ACTIVATION_FACTOR * act * per_replica_batch * BYTES))
-
-
-def fits(est: MemoryEstimate, budget_bytes: int) -> bool:
-  return est.total <= budget_bytes
 
 
 def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],

@@ -122,7 +122,6 @@ class OpCost:
   macs: int            # multiply-accumulates of the forward pass
   saved_elems: int     # elements of the op's own tensors kept for backward
   input_needed: bool   # its backward reads the op's input tensor
-  output_elems: int    # elements of its output
 
 
 _NEEDS_INPUT = ("conv", "dwconv", "bn", "maxpool")   # backward reads the input
@@ -170,7 +169,7 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
     if last or p.kind in _NEEDS_OUTPUT or prims[j + 1].kind in _NEEDS_INPUT:
       saved += hw * hw * c
   needs_input = bool(prims) and prims[0].kind in _NEEDS_INPUT
-  return OpCost(params, trainable, macs, saved, needs_input, hw * hw * c)
+  return OpCost(params, trainable, macs, saved, needs_input)
 
 
 def op_cost(spec: str, hw: int, cin: int, cout: int, stride: int) -> OpCost:

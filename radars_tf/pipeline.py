@@ -95,11 +95,12 @@ def summary_table(results: dict) -> str:
 
 
 def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
-  """`make_search(ctx)` builds the search (default: `search_loop.make_search`)."""
+  """`make_search(ctx)` builds the search (default: `search_methods.make_search`)."""
   prepare_model_dir(cfg)
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import data, distribution, final_training  # pylint: disable=import-outside-toplevel
-  from radars_tf import search_loop, search_space  # pylint: disable=import-outside-toplevel
+  from radars_tf import search_loop, search_methods, search_space  # pylint: disable=import-outside-toplevel
+  from radars_tf.step_reporter import Interrupted  # pylint: disable=import-outside-toplevel
   from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
 
   distribution.configure_devices(cfg.gpu_memory_limit_mb)
@@ -133,13 +134,15 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
               for sig in (signal.SIGTERM, signal.SIGINT)}
   ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress,
                                   SearchCheckpoints(out_dir), lambda: bool(stop))
-  search = (make_search or search_loop.make_search)(ctx)
   try:
+    search = (make_search or search_methods.make_search)(ctx)
     outcome = search.run()
-  except search_loop.Interrupted:
-    search.save()
-    print(f"interrupted by signal {stop[0]}: search state saved in {out_dir}; run "
-          "the same command to resume", file=sys.stderr)
+  except Interrupted:
+    # The state saved after the last finished unit stands: a resumed run redoes
+    # the interrupted unit from there, as after a SIGKILL.
+    print(f"interrupted by signal {stop[0]}: the search state after unit "
+          f"{search.state.units} is saved in {out_dir}; run the same command to "
+          "resume", file=sys.stderr)
     return 128 + stop[0]
   finally:
     for sig, handler in previous.items():

@@ -12,6 +12,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from radars_tf import memory_model
 from radars_tf.search_space import SearchSpace, Subspace
 
 
@@ -55,12 +56,6 @@ def ranked(subspace: Subspace, scores: np.ndarray,
   return sorted(items, key=lambda li: (scores[li], tb[li], -li[0], -li[1]))
 
 
-def cheapest_completion(subspace: Subspace, op_memory: np.ndarray) -> Subspace:
-  """Each layer reduced to its alive candidate with the least memory."""
-  return Subspace(tuple((min(a, key=lambda i, l=l: (op_memory[l, i], i)),)
-                        for l, a in enumerate(subspace.alive)))
-
-
 def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
                  mean_rewards: np.ndarray, estimate_mb: Callable[[Subspace], float],
                  budget_mb: float, fraction: float, round_index: int,
@@ -83,7 +78,7 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
   for layer, index in ranked(subspace, scores, tie):
     if quota[layer] == 0 or len(subspace.alive[layer]) == 1:
       continue
-    if op_memory is not None and estimate_mb(cheapest_completion(
+    if op_memory is not None and estimate_mb(memory_model.cheapest_completion(
         subspace.without(layer, index), op_memory)) > budget_mb:
       continue
     subspace = subspace.without(layer, index)

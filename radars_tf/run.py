@@ -22,7 +22,7 @@ HELP = {
     "method": f"Search method: {', '.join(METHODS)}.",
     "dataset": "TFDS dataset: cifar10, cifar100, fashion_mnist, mnist, "
                "imagenet_resized/32x32, imagenet2012 (manual download).",
-    "space": "Search space: a preset (large, darts, tiny) or a JSON file.",
+    "space": "Search space: a preset (large, xlarge, darts, tiny) or a JSON file.",
     "data_dir": "TFDS data dir (default: TFDS's own, ~/tensorflow_datasets).",
     "manual_dir": "Directory of manually downloaded files (imagenet2012; for "
                   "fashion_mnist defaults to Debian's /usr/share/datasets/fashion-mnist).",

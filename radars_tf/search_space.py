@@ -11,6 +11,8 @@ import math
 import os
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from radars_tf import ops
 from radars_tf.errors import UserError
 
@@ -171,8 +173,11 @@ class Subspace:
   def num_alive(self) -> int:
     return sum(len(a) for a in self.alive)
 
-  def converged_layers(self) -> List[int]:
-    return [i for i, a in enumerate(self.alive) if len(a) == 1]
+  def mask(self, space: "SearchSpace") -> np.ndarray:
+    """[layers, max candidates] float32: 1 alive, 0 pruned or absent."""
+    return candidate_matrix([[float(i in a) for i in range(len(c))]
+                             for a, c in zip(self.alive, space.candidates())],
+                            0.0).astype(np.float32)
 
   def to_json(self) -> list:
     return [list(a) for a in self.alive]
@@ -187,6 +192,15 @@ class Subspace:
         not a or any(not 0 <= i < len(c) for i in a)
         for a, c in zip(self.alive, cands)):
       raise UserError("the subspace does not belong to this search space")
+
+
+def candidate_matrix(rows: Sequence[Sequence[float]], fill: float) -> np.ndarray:
+  """The one [layers, max candidates] layout of per-candidate values (masks,
+  alphas, costs, rewards): row l holds layer l's candidates, `fill` pads it."""
+  m = np.full((len(rows), max(len(r) for r in rows)), fill, np.float64)
+  for l, row in enumerate(rows):
+    m[l, :len(row)] = row
+  return m
 
 
 def log10_size(space: SearchSpace) -> float:

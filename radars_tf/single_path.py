@@ -9,10 +9,9 @@ from typing import Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from radars_tf.training import count_correct, optimizer_for, per_example_loss
+from radars_tf import training
 from radars_tf.supernet import Supernet
-
-CLIP_NORM = 5.0
+from radars_tf.training import CLIP_NORM, optimizer_for, per_example_loss
 
 
 class SinglePathTrainer:
@@ -52,8 +51,8 @@ class SinglePathTrainer:
     previous = self.opt
     with self.strategy.scope():
       self.opt = optimizer_for(self.net.trainable_variables, self.opt,
-                               lambda: tf.keras.optimizers.SGD(
-                                   self.learning_rate, momentum=0.9, nesterov=True))
+                               lambda: training.sgd(self.learning_rate, nesterov=True,
+                                                    clip=False))
     if self.opt is not previous:
       self._updates = weakref.WeakKeyDictionary()
 
@@ -77,16 +76,21 @@ class SinglePathTrainer:
     return self._updates[layer]
 
   def _apply(self, groups, variables, grads) -> None:
-    """SGD on the path's weights, clipped to a global norm of CLIP_NORM."""
-    scale = tf.minimum(1.0, CLIP_NORM / tf.linalg.global_norm(grads))
+    """SGD on the path's weights, clipped to a global norm of CLIP_NORM. Weights
+    without a gradient (before a `zero` op, which cuts the path) stay as they are."""
+    scale = tf.minimum(1.0, CLIP_NORM / tf.linalg.global_norm(
+        [g for g in grads if g is not None]))
     if not self.compiled:
-      self.opt.apply_gradients(zip([g * scale for g in grads], variables))
+      self.opt.apply_gradients([(g * scale, v) for g, v in zip(grads, variables)
+                                if g is not None])
       return
     start = 0
     for layer, vs in groups:
-      if vs:
-        self._update(layer)(grads[start:start + len(vs)], scale)
-        start += len(vs)
+      part = grads[start:start + len(vs)]
+      start += len(vs)
+      if any(g is not None for g in part):
+        self._update(layer)([tf.zeros_like(v) if g is None else g
+                             for g, v in zip(part, vs)], scale)
 
   def sample_path(self) -> Tuple[int, ...]:
     return tuple(int(self.rng.choice(a)) for a in self.net.subspace.alive)
@@ -115,17 +119,10 @@ class SinglePathTrainer:
         on_step(step, losses[-1])
     return float(np.mean(losses)) if losses else float("nan")
 
-  def _replica_score(self, x, y, path):
-    # Batch statistics (training=True): shared BN moving averages mix many paths.
-    logits = self.net(x, training=True, path=path)
-    return count_correct(y, logits), tf.cast(tf.shape(y)[0], tf.float32)
-
   def score(self, iterator, path: Sequence[int], batches: int) -> float:
-    """Accuracy of `path` on `batches` validation batches."""
-    correct = count = 0.0
-    for _ in range(batches):
-      x, y = next(iterator)
-      c, n = self.strategy.run(self._replica_score, args=(x, y, tuple(path)))
-      correct += float(self.strategy.reduce("SUM", c, axis=None))
-      count += float(self.strategy.reduce("SUM", n, axis=None))
-    return correct / max(count, 1.0)
+    """Accuracy of `path` on `batches` validation batches. Batch statistics
+    (training=True): shared BN moving averages mix many paths."""
+    path = tuple(path)
+    return training.accuracy(self.strategy,
+                             lambda x: self.net(x, training=True, path=path),
+                             iterator, batches)

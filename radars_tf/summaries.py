@@ -30,7 +30,6 @@ class Summaries:
   (non-chief workers)."""
 
   def __init__(self, logdir: Optional[str]):
-    self.logdir = logdir
     self.writer = (tf.summary.create_file_writer(logdir) if logdir
                    else tf.summary.create_noop_writer())
 

@@ -89,9 +89,6 @@ class Supernet(tf.keras.Model):
   def subspace(self) -> Subspace:
     return Subspace(tuple(layer.alive for layer in self.searchable))
 
-  def prune(self, layer: int, index: int) -> None:
-    self.searchable[layer].prune(index)
-
   def apply_subspace(self, subspace: Subspace) -> None:
     """Prunes every candidate that `subspace` no longer holds."""
     for layer, alive in zip(self.searchable, subspace.alive):

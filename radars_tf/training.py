@@ -1,6 +1,11 @@
-"""Pieces every training loop shares: the loss, accuracy counts, and keeping an
-optimizer in step with a supernet whose ops pruning deletes."""
+"""Pieces every training loop shares: the loss, accuracy, the SGD optimizer, and
+keeping an optimizer in step with a supernet whose ops pruning deletes."""
+from typing import Callable, Optional
+
 import tensorflow as tf
+
+MOMENTUM = 0.9
+CLIP_NORM = 5.0    # global gradient norm every search and final step is clipped to
 
 
 def per_example_loss(labels, logits):
@@ -11,6 +16,33 @@ def per_example_loss(labels, logits):
 def count_correct(labels, logits):
   return tf.reduce_sum(tf.cast(
       tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+
+
+def sgd(learning_rate, nesterov: bool = False, clip: bool = True,
+        weight_decay: Optional[float] = None) -> tf.keras.optimizers.Optimizer:
+  """The one SGD set-up of radars_tf: momentum 0.9, global-norm clipping at
+  CLIP_NORM unless the caller clips itself (`clip=False`)."""
+  return tf.keras.optimizers.SGD(learning_rate, momentum=MOMENTUM, nesterov=nesterov,
+                                 weight_decay=weight_decay,
+                                 global_clipnorm=CLIP_NORM if clip else None)
+
+
+def accuracy(strategy: tf.distribute.Strategy, logits_fn: Callable, iterator,
+             batches: int, compiled: bool = False) -> float:
+  """Accuracy of `logits_fn(x)` (run per replica) on `batches` batches of
+  `iterator`; `compiled` runs each batch as one tf.function."""
+  def replica(x, y):
+    return count_correct(y, logits_fn(x)), tf.cast(tf.shape(y)[0], tf.float32)
+
+  def batch(it):
+    c, n = strategy.run(replica, args=next(it))
+    return (strategy.reduce("SUM", c, axis=None), strategy.reduce("SUM", n, axis=None))
+  step = tf.function(batch) if compiled else batch
+  correct = count = 0.0
+  for _ in range(batches):
+    c, n = step(iterator)
+    correct, count = correct + float(c), count + float(n)
+  return correct / max(count, 1.0)
 
 
 def optimizer_for(variables, previous, make):

@@ -10,7 +10,7 @@ from radars_tf import distribution
 
 distribution.configure_devices(logical_cpus=2)   # before any op runs
 
-from radars_tf import data, search_loop  # pylint: disable=g-import-not-at-top,wrong-import-position
+from radars_tf import data, search_loop, search_methods  # pylint: disable=g-import-not-at-top,wrong-import-position
 from radars_tf import search_space as ss  # pylint: disable=wrong-import-position
 from radars_tf.config import RunConfig  # pylint: disable=wrong-import-position
 from radars_tf.datasets import fashion_mnist_debian  # pylint: disable=wrong-import-position
@@ -31,7 +31,7 @@ class MirroredSearchTest(tf.test.TestCase):
     source = data.DataSource("fashion_mnist", max_train_examples=512, seed=5)
     ctx = search_loop.SearchContext(cfg, ss.load("tiny"), source, strategy,
                                     Summaries(None), Progress(quiet=True))
-    return search_loop.RadarsSearch(ctx).run()
+    return search_methods.RadarsSearch(ctx).run()
 
   def test_pruning_decisions_agree_with_one_device(self):
     one = self.search(tf.distribute.get_strategy(), 16)

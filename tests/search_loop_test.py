@@ -8,12 +8,13 @@ from absl.testing import absltest
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import data, dnas_trainer, search_loop
+from radars_tf import data, dnas_trainer, search_loop, search_methods
 from radars_tf.checkpointing import SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
 from radars_tf.datasets import fashion_mnist_debian
 from radars_tf.errors import MemoryBudgetError
+from radars_tf.step_reporter import SearchFault
 from radars_tf.summaries import Progress, Summaries
 
 SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
@@ -44,7 +45,7 @@ class SearchLoopTest(tf.test.TestCase):
 
   def test_radars_fits_budget_and_converges(self):
     ctx = self.context()
-    search = search_loop.RadarsSearch(ctx)
+    search = search_methods.RadarsSearch(ctx)
     full = search.estimate_mb(ss.Subspace.full(ctx.space))
     self.assertGreater(full, ctx.cfg.budget_mb)
     out = search.run()
@@ -58,33 +59,33 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertLen(fitted, 1)
     self.assertIs(fitted[0], rl[-1])
     # The loop ends with one op per layer or a confident alpha distribution.
-    probs = search.alpha_probs()
+    probs = search.dnas.alpha_probs()
     confident = alphas_lib.confident_layers(probs, out.subspace,
                                             ctx.cfg.converge_threshold)
     self.assertTrue(len(confident) == len(out.subspace.alive)
-                    or search.round == ctx.cfg.dnas_rounds)
+                    or search.state.dnas_rounds == ctx.cfg.dnas_rounds)
     for layer, op in enumerate(out.genotype.ops):
       self.assertIn(ctx.space.candidates()[layer].index(op), out.subspace.alive[layer])
 
   def test_radars_ends_with_one_op_per_layer(self):
-    out = search_loop.RadarsSearch(self.context(dnas_rounds=6,
+    out = search_methods.RadarsSearch(self.context(dnas_rounds=6,
                                                 converge_threshold=1.0)).run()
     self.assertEqual([len(a) for a in out.subspace.alive], [1, 1, 1])
 
   def test_dnas_refuses_over_budget(self):
     with self.assertRaisesRegex(MemoryBudgetError,
                                 r"^dnas: the full supernet needs \d+ MB, budget 12 MB$"):
-      search_loop.DnasSearch(self.context(method="dnas"))
+      search_methods.make_search(self.context(method="dnas"))
 
   def test_dnas_runs_within_budget(self):
-    out = search_loop.DnasSearch(self.context(method="dnas", memory_budget_mb=64,
+    out = search_methods.DnasSearch(self.context(method="dnas", memory_budget_mb=64,
                                               dnas_rounds=1)).run()
     self.assertLen(out.genotype.ops, 3)
     self.assertEmpty(out.decisions)
 
   def test_budget_below_one_op_per_layer(self):
     with self.assertRaisesRegex(MemoryBudgetError, "below what a one-op-per-layer"):
-      search_loop.RadarsSearch(self.context(memory_budget_mb=1)).run()
+      search_methods.RadarsSearch(self.context(memory_budget_mb=1)).run()
 
   def test_nan_loss_stops_and_keeps_last_checkpoint(self):
     checkpoints = SearchCheckpoints(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")))
@@ -94,12 +95,12 @@ class SearchLoopTest(tf.test.TestCase):
       metrics = real_step(trainer, *args)
       return dict(metrics, train_loss=float("nan"))
     with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", nan_step):
-      with self.assertRaisesRegex(search_loop.SearchFault,
+      with self.assertRaisesRegex(SearchFault,
                                   r"non-finite loss \(nan\) in DNAS round 1"):
-        search_loop.RadarsSearch(self.context(checkpoints)).run()
+        search_methods.RadarsSearch(self.context(checkpoints)).run()
     state = checkpoints.load_state()
-    self.assertFalse(state["has_dnas"])     # the last good state: before DNAS
-    self.assertEqual(state["round"], 0)
+    self.assertEqual(state["phase"], "dnas")     # the last good state: before DNAS
+    self.assertEqual(state["dnas_rounds"], 0)
 
   def test_resource_exhausted_is_survived(self):
     real_step = dnas_trainer.DnasTrainer.train_step
@@ -110,7 +111,7 @@ class SearchLoopTest(tf.test.TestCase):
       if len(calls) == 2:
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
       return real_step(trainer, *args)
-    search = search_loop.RadarsSearch(self.context(memory_budget_mb=16))
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
     with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", oom_once):
       out = search.run()
     oom = [e for e in out.events if e["kind"] == "out_of_memory"]
@@ -121,7 +122,7 @@ class SearchLoopTest(tf.test.TestCase):
 
   def test_time_budget_stops_every_method(self):
     for method in ("radars", "random"):
-      out = search_loop.run_search(self.context(method=method,
+      out = search_methods.run_search(self.context(method=method,
                                                 max_search_seconds=1e-3))
       self.assertIn("time_budget", [e["kind"] for e in out.events])
       self.assertLen(out.genotype.ops, 3)
@@ -135,7 +136,7 @@ class SearchLoopTest(tf.test.TestCase):
     def counting(trainer, *args):
       steps.append(1)
       return real_step(trainer, *args)
-    search = search_loop.RadarsSearch(self.context(memory_budget_mb=16))
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
     # The budget is spent after the second DNAS step, in the middle of round 1.
     with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", counting), \
         mock.patch.object(search_loop.Search, "time_is_up",
@@ -148,7 +149,7 @@ class SearchLoopTest(tf.test.TestCase):
 
   def test_rl_and_random_children(self):
     for method in ("rl", "random"):
-      out = search_loop.run_search(self.context(method=method))
+      out = search_methods.run_search(self.context(method=method))
       self.assertLen(out.best_curve, 4)
       self.assertEqual(out.best_curve[-1][1], max(b for _, b in out.best_curve))
       self.assertLen(out.genotype.ops, 3)

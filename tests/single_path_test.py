@@ -70,7 +70,7 @@ class SinglePathTest(tf.test.TestCase, parameterized.TestCase):
   def test_pruning_then_training_works(self):
     net, trainer, it = self._trainer()
     trainer.train_path(it, [1, 2, 0])
-    net.prune(1, 2)
+    net.apply_subspace(net.subspace.without(1, 2))
     trainer.rebuild()
     self.assertTrue(np.isfinite(trainer.train_path(it, [1, 3, 0])))
     with self.assertRaises(ValueError):

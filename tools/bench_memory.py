@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app, flags, logging
 
-from radars_tf import data, memory_model, memory_probe, search_loop
+from radars_tf import data, memory_model, memory_probe, search_loop, search_methods
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
 from radars_tf.summaries import Progress, Summaries
@@ -61,7 +61,7 @@ def radars_search(space: ss.SearchSpace, source: data.DataSource):
   ctx = search_loop.SearchContext(
       cfg, space, source, tf.distribute.get_strategy(),
       Summaries(tempfile.mkdtemp(prefix="bench_memory_")), Progress(quiet=True))
-  search = search_loop.make_search(ctx)
+  search = search_methods.make_search(ctx)
   start = time.time()
   out = search.run()
   phases = sum(e["kind"] == "rl_phase" for e in out.events)

@@ -26,7 +26,9 @@ def make_search(ctx):
   """A `search_loop.Search` whose one unit is a time-limited KerasTuner search."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import genotype as genotype_lib  # pylint: disable=import-outside-toplevel
-  from radars_tf import search_loop  # pylint: disable=import-outside-toplevel
+  from radars_tf import search_loop, search_methods, training  # pylint: disable=import-outside-toplevel
+  from radars_tf.search_state import Phase  # pylint: disable=import-outside-toplevel
+  from radars_tf.step_reporter import SearchFault  # pylint: disable=import-outside-toplevel
   from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
     import keras_tuner as kt  # pylint: disable=import-outside-toplevel
@@ -50,12 +52,11 @@ def make_search(ctx):
   class KerasTunerSearch(search_loop.Search):
     method = METHOD
 
-    def __init__(self, ctx):
-      super().__init__(ctx)
+    def __init__(self, ctx, state):
+      super().__init__(ctx, state)
       if ctx.strategy.num_replicas_in_sync > 1:
         raise UserError("keras_tuner runs on one replica here")
       self.cands = self.space.candidates()
-      self.done = False
       limit = self.cfg.max_search_seconds
       oracle = TimedOracle(
           lambda: bool(limit) and self.elapsed >= limit,
@@ -68,7 +69,7 @@ def make_search(ctx):
           super().on_trial_end(trial)
           if trial.score is not None:
             outer.note_score(float(trial.score))
-          outer.check_stop()
+          outer.reporter.check_stop()
 
       self.tuner = Tuner(oracle=oracle, hypermodel=self.build_model,
                          directory=ctx.checkpoints.directory if ctx.checkpoints
@@ -80,19 +81,19 @@ def make_search(ctx):
       model = genotype_lib.from_choices(self.space, choices).build(
           self.space, self.input_shape, self.num_classes)
       model.compile(
-          tf.keras.optimizers.SGD(self.cfg.w_lr, momentum=0.9, global_clipnorm=5.0),
+          training.sgd(self.cfg.w_lr),
           tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
           metrics=["accuracy"])
       return model
 
     def next_unit(self):
-      return None if self.done else self.tune
+      return self.tune if self.state.phase is Phase.CHILDREN else None
 
     def tune(self):
       source = self.ctx.source
-      train = source.dataset("search_train", self.batch_size, True,
+      train = source.dataset("search_train", self.state.batch_size, True,
                              seed=self.unit_seed)
-      val = source.dataset("search_val", self.batch_size, True,
+      val = source.dataset("search_val", self.state.batch_size, True,
                            seed=self.unit_seed + 1)
 
       def run_trials():
@@ -104,26 +105,19 @@ def make_search(ctx):
       self.record("keras_tuner", trials=len(trials),
                   best_val_acc=max((t.score for t in trials), default=None))
       self.ctx.progress.note(f"keras_tuner: {len(trials)} trials")
-      self.done = True
-
-    def state(self):
-      return dict(super().state(), done=self.done)
-
-    def load_state(self, state):
-      super().load_state(state)
-      self.done = state["done"]
+      self.set_phase(Phase.DONE)
 
     def finish(self):
       best = self.tuner.get_best_hyperparameters(1)
       if not best:
-        raise search_loop.SearchFault("keras_tuner finished no trial within "
+        raise SearchFault("keras_tuner finished no trial within "
                                       "--max_search_seconds")
       ops = [best[0].get(f"layer{l:02d}") for l in range(len(self.cands))]
       geno = genotype_lib.Genotype(self.space.name, tuple(ops))
       full = Subspace.full(self.space)
-      return self.outcome(geno, full, self.estimate_mb(full))
+      return self.outcome(geno, full)
 
-  return KerasTunerSearch(ctx)
+  return search_methods.make_search(ctx, KerasTunerSearch, Phase.CHILDREN)
 
 
 def main(argv):

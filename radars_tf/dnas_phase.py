@@ -1,0 +1,121 @@
+"""The DNAS phase: rounds of first-order bilevel DNAS over the supernet's current
+subspace, their measured memory, and what to do when a round runs out of memory."""
+from typing import Callable, Dict
+
+import numpy as np
+import tensorflow as tf
+
+from radars_tf import alphas as alphas_lib
+from radars_tf import dnas_trainer, memory_model
+from radars_tf.step_reporter import SearchFault
+from radars_tf.supernet import Supernet
+
+MAX_OOM_RETRIES = 3
+
+
+class DnasPhase:
+  """Owns the alphas and (from the first round on) the DNAS trainer of a supernet.
+
+  Args:
+    host: the running `search_loop.Search` (iterators, state, reporter, record).
+  """
+
+  def __init__(self, host, net: Supernet):
+    self.host, self.net, cfg = host, net, host.cfg
+    with host.strategy.scope():
+      self.alphas = alphas_lib.Alphas(net.space, seed=cfg.seed)
+    self.hp = dnas_trainer.DnasHParams(w_lr=cfg.w_lr, alpha_lr=cfg.alpha_lr,
+                                       gumbel=cfg.gumbel, cost_weight=cfg.cost_weight)
+    self.trainer = None
+    if host.state.dnas_rounds:          # resumed after a round: restore its slots
+      self.make_trainer()
+
+  def make_trainer(self) -> None:
+    cfg = self.host.cfg
+    self.trainer = dnas_trainer.DnasTrainer(
+        self.net, self.alphas, self.host.strategy, self.host.state.batch_size,
+        self.hp, cfg.dnas_rounds * cfg.dnas_steps_per_round, self.host.cost)
+
+  def variables_to_save(self) -> Dict[str, tf.Module]:
+    objects = {"alphas": self.alphas}
+    if self.trainer is not None:
+      objects.update(dnas_w_opt=self.trainer.w_opt, dnas_a_opt=self.trainer.a_opt,
+                     dnas_step=self.trainer.step_counter)
+    return objects
+
+  def sync(self) -> None:
+    if self.trainer is not None:
+      self.trainer.rebuild()
+
+  def alpha_probs(self) -> np.ndarray:
+    return self.alphas.probs(self.net.subspace.mask(self.net.space)).numpy()
+
+  def converged(self) -> bool:
+    """Every layer has one op left or a confident alpha distribution."""
+    return len(alphas_lib.confident_layers(
+        self.alpha_probs(), self.net.subspace, self.host.cfg.converge_threshold)
+               ) == len(self.net.subspace.alive)
+
+  def round(self) -> Dict[str, float]:
+    """One DNAS round over the current subspace; returns its last metrics."""
+    host, cfg, state = self.host, self.host.cfg, self.host.state
+    steps, sub, number = cfg.dnas_steps_per_round, self.net.subspace, state.dnas_rounds
+    if self.trainer is None:
+      self.make_trainer()
+    else:
+      self.trainer.rebuild()
+    estimate = host.estimate_mb(sub)
+    host.ctx.progress.phase(
+        f"DNAS round {number + 1}: {sub.num_alive()} candidates alive, estimate "
+        f"{estimate:.0f} MB of {cfg.budget_mb:.0f} MB", steps)
+    metrics = {}
+
+    def run():
+      nonlocal metrics
+      for step in range(steps):
+        host.reporter.check_stop()
+        metrics = self.trainer.train_step(host.train_iter, host.val_iter)
+        log = step % max(1, steps // 10) == 0 or step == steps - 1
+        host.reporter.step(
+            step, f"DNAS round {number + 1}",
+            metrics["train_loss"] + metrics["val_loss"],
+            {k: metrics[k] for k in ("train_loss", "val_acc")},
+            {f"supernet/{k}": metrics[k] for k in
+             ("train_loss", "train_acc", "val_loss", "val_acc")} | {
+                 "supernet/temperature": metrics["tau"]} if log else None,
+            int(self.trainer.step_counter.numpy()))
+
+    t = self.trainer
+    peak = host.measured(run, self.net.variables + t.w_opt.variables
+                         + [self.alphas.logits] + t.a_opt.variables)
+    probs = self.alpha_probs()
+    ent = alphas_lib.mean_entropy(probs, sub)
+    host.ctx.summaries.scalars(number, {
+        "memory/measured_peak_mb": peak / memory_model.MB,
+        "memory/estimate_mb": estimate, "memory/budget_mb": cfg.budget_mb,
+        "alphas/entropy": ent})
+    host.ctx.summaries.image(number, "probs/alphas", probs,
+                             "alpha softmax per layer (rows) and candidate")
+    host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
+                estimate_mb=estimate, alpha_entropy=ent,
+                **{k: round(v, 4) for k, v in metrics.items()})
+    state.dnas_rounds += 1
+    return metrics
+
+  def round_surviving_oom(self, shrink: Callable[[], str]) -> None:
+    """A ResourceExhaustedError is recorded and answered by `shrink()` (which
+    says what it did), then the round is tried again."""
+    host = self.host
+    for attempt in range(MAX_OOM_RETRIES + 1):
+      try:
+        self.round()
+        return
+      except tf.errors.ResourceExhaustedError as e:
+        number = host.state.dnas_rounds + 1
+        if attempt == MAX_OOM_RETRIES:
+          raise SearchFault(f"out of memory {attempt + 1} times in DNAS round "
+                            f"{number}; lower --memory_budget_mb") from e
+        how = shrink()
+        host.record("out_of_memory", round=number - 1, answer=how,
+                    message=str(e).splitlines()[0][:200])
+        host.ctx.progress.note(f"out of memory in DNAS round {number}: {how}")
