@@ -10,6 +10,7 @@ from radars_tf.errors import UserError
 
 METHODS = ("radars", "dnas", "rl", "random")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+PATH_SAMPLING = ("uniform", "local")    # see path_sampler.py
 
 
 def check_val_fraction(value: float) -> None:
@@ -42,7 +43,7 @@ class RunConfig:
   dnas_rounds: int = 3
   dnas_steps_per_round: int = 40
   w_lr: float = 0.05
-  alpha_lr: float = 3e-3
+  alpha_lr: float = 0.03
   gumbel: bool = False
   cost_weight: float = 0.0
   converge_threshold: float = 0.9
@@ -51,13 +52,18 @@ class RunConfig:
   rl_iterations_per_phase: int = 3
   episodes_per_iteration: int = 8
   warmup_steps: int = 150
+  path_sampling: str = "uniform"
+  vary_layers: int = 2
   single_path_compiled: bool = False
   path_train_steps: int = 20
   score_batches: int = 1
   agent_lr: float = 0.05
   entropy_weight: float = 0.01
-  prune_fraction: float = 0.5
-  dnas_prune_fraction: float = 0.5
+  # Pruning on evidence (pruning.EvidenceRule) and on confident alphas.
+  min_samples: int = 8
+  prune_confidence: float = 2.0
+  max_samples: int = 64
+  alpha_prune_ratio: float = 0.3
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16
   child_train_steps: int = 50
@@ -83,7 +89,8 @@ class RunConfig:
                       + ", ".join(STRATEGIES))
     positive = ("batch_size", "dnas_steps_per_round", "rl_iterations_per_phase",
                 "episodes_per_iteration", "child_samples", "child_train_steps",
-                "score_batches", "rl_phases_max", "memory_budget_mb", "w_lr",
+                "score_batches", "rl_phases_max", "min_samples", "max_samples",
+                "vary_layers", "memory_budget_mb", "w_lr",
                 "alpha_lr", "agent_lr", "final_lr", "final_epochs")
     for name in positive:
       if not getattr(self, name) > 0:
@@ -91,14 +98,20 @@ class RunConfig:
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
                     "memory_headroom_mb", "cost_weight", "entropy_weight", "seed",
-                    "max_search_seconds")
+                    "max_search_seconds", "prune_confidence")
     for name in non_negative:
       if getattr(self, name) < 0:
         raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
-    for name in ("prune_fraction", "dnas_prune_fraction", "converge_threshold"):
+    for name in ("alpha_prune_ratio", "converge_threshold"):
       if not 0.0 < getattr(self, name) <= 1.0:
         raise UserError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
     check_val_fraction(self.val_fraction)
+    if self.path_sampling not in PATH_SAMPLING:
+      raise UserError(f"unknown path sampling '{self.path_sampling}'; choose one "
+                      f"of: {', '.join(PATH_SAMPLING)}")
+    if self.max_samples < self.min_samples:
+      raise UserError(f"--max_samples ({self.max_samples}) must be >= --min_samples "
+                      f"({self.min_samples})")
     if self.method == "dnas" and self.dnas_rounds < 1:
       raise UserError("--method=dnas needs --dnas_rounds >= 1")
     if self.gpu_memory_limit_mb and self.gpu_memory_limit_mb <= self.memory_headroom_mb:

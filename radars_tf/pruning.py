@@ -1,18 +1,21 @@
 """Pruning decisions (pure): which alive candidates to drop, and why.
 
-Candidates are ranked by how much the controller prefers them over uniform: the
-policy's probability times the number of alive candidates of the layer (1.0 means
-indifferent), with the mean reward they collected (and, between DNAS rounds, the
-alpha softmax) as further evidence. At most a fixed fraction of a layer's
-candidates goes per round, and never the last one.
+Evidence decides (`evidence.Evidence`): during the RL phases a candidate is pruned
+only when it has collected enough rewards and its mean lies confidently below its
+layer's best; among the candidates the evidence condemns, the memory-hungry go
+first, so that fewer prunes reach the budget and DNAS keeps a real subspace. A
+candidate the evidence still cannot separate from its layer's best after many
+rewards is as good as the best by all we know: those go next, memory-hungry first.
+Between DNAS rounds only candidates whose alpha is far below their layer's top
+alpha go. Never the last candidate of a layer, never a layer's best.
 """
 import dataclasses
-import math
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
 from radars_tf import memory_model
+from radars_tf.evidence import Evidence
 from radars_tf.search_space import SearchSpace, Subspace
 
 
@@ -24,70 +27,70 @@ class PruneDecision:
   index: int
   op: str
   policy_prob: float
-  mean_reward: Optional[float]
+  mean_reward: Optional[float]    # centred mean reward (RL) or None
   alpha_prob: Optional[float]
   estimate_before_mb: float
   estimate_after_mb: float
   budget_mb: float
   log10_size_after: float
+  samples: int = 0                # rewards the candidate collected
+  z: Optional[float] = None       # standard errors below its layer's best
 
 
-def per_layer_quota(subspace: Subspace, fraction: float) -> List[int]:
-  """How many candidates each layer may lose this round (>= 1 while > 1 alive)."""
-  return [min(len(a) - 1, max(1, int(math.floor(fraction * len(a)))))
-          for a in subspace.alive]
+@dataclasses.dataclass(frozen=True)
+class EvidenceRule:
+  """When evidence condemns a candidate: at least `min_samples` rewards and a mean
+  `confidence` standard errors (of the difference) below its layer's best; or
+  `max_samples` rewards without being separable from the best (then it is as good
+  as the best by all we know, and memory decides)."""
+  min_samples: int
+  confidence: float
+  max_samples: int
 
 
-def preference(subspace: Subspace, probs: np.ndarray) -> np.ndarray:
-  """probs scaled so that uniform over a layer's alive candidates is 1.0."""
-  pref = np.zeros_like(probs, dtype=np.float64)
-  for layer, alive in enumerate(subspace.alive):
-    pref[layer, list(alive)] = probs[layer, list(alive)] * len(alive)
-  return pref
+def condemned(subspace: Subspace, evidence: Evidence, rule: EvidenceRule,
+              op_memory: np.ndarray) -> List[Tuple[int, int, float]]:
+  """(layer, candidate, z) the rule allows to prune, in pruning order: confidently
+  worse ones first, then inseparable ones; memory-hungry first within each."""
+  worse, even = [], []
+  for layer, i, z in evidence.separation(subspace, rule.min_samples):
+    if z >= rule.confidence:
+      worse.append((layer, i, z))
+    elif evidence.count[layer, i] >= rule.max_samples:
+      even.append((layer, i, z))
+  by_memory = lambda c: (-op_memory[c[0], c[1]], -c[2], c[0], c[1])
+  return sorted(worse, key=by_memory) + sorted(even, key=by_memory)
 
 
-def ranked(subspace: Subspace, scores: np.ndarray,
-           tie_break: Optional[np.ndarray] = None) -> List[Tuple[int, int]]:
-  """(layer, index) of every alive candidate of layers with more than one, worst
-  first; among layers, the candidate least preferred relative to its layer."""
-  items = [(layer, i) for layer, alive in enumerate(subspace.alive) if len(alive) > 1
-           for i in alive]
-  tb = tie_break if tie_break is not None else np.zeros_like(scores)
-  return sorted(items, key=lambda li: (scores[li], tb[li], -li[0], -li[1]))
-
-
-def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
-                 mean_rewards: np.ndarray, estimate_mb: Callable[[Subspace], float],
-                 budget_mb: float, fraction: float, round_index: int,
-                 op_memory: Optional[np.ndarray] = None
+def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
+                 rule: EvidenceRule, policy_probs: np.ndarray,
+                 estimate_mb: Callable[[Subspace], float], budget_mb: float,
+                 round_index: int, op_memory: np.ndarray
                  ) -> Tuple[Subspace, List[PruneDecision]]:
-  """Drops the worst candidates one by one until the estimate fits the budget or
-  every layer has used its quota for this round (then another RL phase runs).
+  """Drops condemned candidates one by one until the estimate fits the budget.
 
-  `mean_rewards` holds NaN where a candidate collected no reward. With `op_memory`
-  ([layers, candidates], any unit) a candidate is kept when dropping it would leave
-  no one-op-per-layer choice within the budget, so pruning cannot dead-end.
+  A candidate is kept when dropping it would leave no one-op-per-layer choice
+  within the budget, so pruning cannot dead-end. Returns the new subspace and
+  the decisions (none when nothing is condemned yet: more evidence is needed).
   """
-  quota = per_layer_quota(subspace, fraction)
   decisions = []
   before = estimate_mb(subspace)
   if before <= budget_mb:
     return subspace, decisions
-  scores = preference(subspace, probs)
-  tie = np.nan_to_num(mean_rewards, nan=-np.inf)
-  for layer, index in ranked(subspace, scores, tie):
-    if quota[layer] == 0 or len(subspace.alive[layer]) == 1:
+  mean = evidence.mean()
+  for layer, index, z in condemned(subspace, evidence, rule, op_memory):
+    if len(subspace.alive[layer]) == 1:
       continue
-    if op_memory is not None and estimate_mb(memory_model.cheapest_completion(
-        subspace.without(layer, index), op_memory)) > budget_mb:
+    smaller = subspace.without(layer, index)
+    if estimate_mb(memory_model.cheapest_completion(smaller, op_memory)) > budget_mb:
       continue
-    subspace = subspace.without(layer, index)
-    quota[layer] -= 1
+    subspace = smaller
     after = estimate_mb(subspace)
     decisions.append(PruneDecision(
         round_index, "rl", layer, index, space.candidates()[layer][index],
-        float(probs[layer, index]), _finite(mean_rewards[layer, index]), None,
-        before, after, budget_mb, subspace.log10_size()))
+        float(policy_probs[layer, index]), float(mean[layer, index]), None,
+        before, after, budget_mb, subspace.log10_size(),
+        int(evidence.count[layer, index]), float(z)))
     before = after
     if after <= budget_mb:
       break
@@ -97,43 +100,29 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
 def prune_between_rounds(space: SearchSpace, subspace: Subspace,
                          alpha_probs: np.ndarray, policy_probs: np.ndarray,
                          estimate_mb: Callable[[Subspace], float], budget_mb: float,
-                         fraction: float, round_index: int
+                         ratio: float, round_index: int, at_least_one: bool = False
                          ) -> Tuple[Subspace, List[PruneDecision]]:
-  """After a DNAS round: per layer, drop the `fraction` least preferred candidates
-  by the mean of the alpha and policy preferences (the agent reads the alphas)."""
-  scores = 0.5 * (preference(subspace, alpha_probs) + preference(subspace,
-                                                                 policy_probs))
-  quota = per_layer_quota(subspace, fraction)
+  """After a DNAS round: per layer, drop the candidates whose alpha probability is
+  below `ratio` times the layer's top one (undecided alphas prune nothing). With
+  `at_least_one` (out of memory), each layer with more than one candidate loses
+  at least its lowest."""
   decisions = []
   before = estimate_mb(subspace)
   for layer, alive in enumerate(subspace.alive):
-    worst = sorted(alive, key=lambda i: (scores[layer, i], i))[:quota[layer]]
-    for index in worst:
-      if len(subspace.alive[layer]) == 1:
-        break
+    if len(alive) < 2:
+      continue
+    probs = alpha_probs[layer]
+    top = max(probs[i] for i in alive)
+    ranked = sorted(alive, key=lambda i: (probs[i], i))
+    drop = [i for i in ranked if probs[i] < ratio * top]
+    if at_least_one and not drop:
+      drop = ranked[:1]
+    for index in drop[:len(alive) - 1]:
       subspace = subspace.without(layer, index)
       after = estimate_mb(subspace)
       decisions.append(PruneDecision(
           round_index, "dnas", layer, index, space.candidates()[layer][index],
-          float(policy_probs[layer, index]), None,
-          float(alpha_probs[layer, index]), before, after, budget_mb,
-          subspace.log10_size()))
+          float(policy_probs[layer, index]), None, float(probs[index]), before,
+          after, budget_mb, subspace.log10_size()))
       before = after
   return subspace, decisions
-
-
-def _finite(x) -> Optional[float]:
-  return float(x) if np.isfinite(x) else None
-
-
-def reward_table(shape: Tuple[int, int],
-                 samples: Sequence[Tuple[Sequence[int], float]]) -> np.ndarray:
-  """Mean reward each (layer, candidate) collected; NaN where it was never sampled."""
-  total = np.zeros(shape)
-  count = np.zeros(shape)
-  for choices, reward in samples:
-    for layer, i in enumerate(choices):
-      total[layer, i] += reward
-      count[layer, i] += 1
-  with np.errstate(invalid="ignore", divide="ignore"):
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)

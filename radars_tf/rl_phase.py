@@ -9,6 +9,8 @@ import tensorflow as tf
 from radars_tf import agent as agent_lib
 from radars_tf import alphas as alphas_lib
 from radars_tf import memory_model, pruning
+from radars_tf import path_sampler
+from radars_tf.evidence import Evidence
 from radars_tf.search_state import Sample
 from radars_tf.single_path import SinglePathTrainer
 from radars_tf.supernet import Supernet
@@ -24,10 +26,18 @@ class RlPhase:
   def __init__(self, host, net: Supernet):
     self.host, self.net, cfg = host, net, host.cfg
     self.paths = SinglePathTrainer(net, host.strategy, host.state.batch_size,
-                                   cfg.w_lr, cfg.seed, cfg.single_path_compiled)
+                                   cfg.w_lr, cfg.single_path_compiled)
+    self.sampler = path_sampler.PathSampler(cfg.path_sampling, cfg.vary_layers,
+                                            cfg.seed)
     self.agent = agent_lib.ArchitectureAgent(
         self.mask(), self.reward, cfg.agent_lr, cfg.entropy_weight,
         cfg.episodes_per_iteration)
+    if host.state.evidence is None:
+      host.state.evidence = Evidence.empty(self.mask().shape)
+    self.rule = pruning.EvidenceRule(cfg.min_samples, cfg.prune_confidence,
+                                     cfg.max_samples)
+    self.score_batches = []          # the phase's fixed validation batches
+    self.used: List[Sample] = []     # the phase's (choices used, reward)
 
   def mask(self) -> np.ndarray:
     return self.net.subspace.mask(self.net.space)
@@ -41,46 +51,71 @@ class RlPhase:
     self.agent.set_mask(self.mask())
 
   def begin_unit(self, seed: int) -> None:
-    self.paths.rng = np.random.default_rng(seed)
+    self.sampler.reseed(seed)
     self.agent.reset_sampling()
+
+  def update_reference(self) -> None:
+    """local sampling: the reference path is each layer's best-measured alive
+    candidate (the first time, a seeded random path); kept in the search state."""
+    if self.host.cfg.path_sampling != "local":
+      return
+    state, sub = self.host.state, self.net.subspace
+    if not state.reference:
+      state.reference = list(path_sampler.initial_reference(
+          self.net.space, sub, self.host.cfg.seed))
+    state.reference = list(path_sampler.best_reference(
+        sub, state.evidence.mean(), state.evidence.count, self.rule.min_samples,
+        state.reference))
+    self.sampler.reference = tuple(state.reference)
+
+  def next_path(self):
+    return self.sampler.train_path(self.net.subspace)
 
   def reward(self, choices: Sequence[int]) -> float:
     host = self.host
-    acc = self.paths.score(host.val_iter, choices, host.cfg.score_batches)
+    path, used = self.sampler.episode_path(choices)
+    acc = self.paths.score(iter(self.score_batches), path, len(self.score_batches))
     host.note_score(acc)
-    return acc - host.penalty(choices)
+    self.used.append((used, acc))
+    return acc - host.penalty(path)
 
   def warmup(self) -> None:
-    """Shared weights trained on uniformly sampled paths, so that the first rewards
-    tell architectures apart (TuNAS/SPOS warm up the same way)."""
+    """Shared weights trained before the first reward, so that rewards tell
+    architectures apart (TuNAS/SPOS warm up the same way)."""
     host, steps = self.host, self.host.cfg.warmup_steps
     if not steps:
       return
-    host.ctx.progress.phase(f"warm-up: {steps} shared-weight steps on random paths",
-                            steps)
+    host.ctx.progress.phase(f"warm-up: {steps} shared-weight steps on "
+                            f"{host.cfg.path_sampling} paths", steps)
+    self.update_reference()
     losses = []
     for i in range(steps):
       host.reporter.check_stop()
-      losses.append(self.paths.train_path(host.train_iter, self.paths.sample_path()))
+      losses.append(self.paths.train_path(host.train_iter, self.next_path()))
       host.reporter.step(i, "warm-up", losses[-1], {"loss": losses[-1]})
     tail = losses[-max(1, steps // 10):]
     host.record("warmup", steps=steps, mean_loss=float(np.mean(losses)),
                 final_loss=float(np.mean(tail)))
 
   def run(self) -> List[Sample]:
-    """One RL phase: shared-weight training and agent iterations in turns; returns
-    the (choices, reward) samples it collected."""
+    """One RL phase: shared-weight training and agent iterations in turns; adds
+    what the episodes showed to the evidence and returns it ((choices used,
+    accuracy) per episode)."""
     host, cfg, state = self.host, self.host.cfg, self.host.state
     self.sync()                      # follow any pruning since the unit began
+    self.update_reference()
     sub = self.net.subspace
     iters = cfg.rl_iterations_per_phase
     host.ctx.progress.phase(
         f"RL phase {state.rl_phases + 1}: log10 size {sub.log10_size():.1f}, "
         f"estimate {host.estimate_mb(sub):.0f} MB of {cfg.budget_mb:.0f} MB", iters)
-    samples = []
+    # Every architecture of the phase is scored on the same batches: differences
+    # between rewards are then differences between architectures.
+    self.score_batches = [next(host.val_iter) for _ in range(cfg.score_batches)]
+    samples, self.used = [], []
     for it in range(iters):
       host.reporter.check_stop()
-      loss = self.paths.train(host.train_iter, cfg.path_train_steps)
+      loss = self.paths.train(host.train_iter, cfg.path_train_steps, self.next_path)
       batch, agent_loss = self.agent.iteration()
       samples.extend(batch)
       rewards = np.array([r for _, r in batch])
@@ -99,21 +134,23 @@ class RlPhase:
                 reward_mean=float(np.mean([r for _, r in samples])),
                 log10_size=sub.log10_size())
     state.rl_phases += 1
-    return samples
+    state.evidence.add(self.used)
+    return self.used
 
-  def prune_to_fit(self, samples: List[Sample]
-                   ) -> Tuple[object, List[pruning.PruneDecision]]:
-    """The subspace after pruning toward the budget on what the phase collected."""
-    host, cfg = self.host, self.host.cfg
-    rewards = pruning.reward_table(self.mask().shape, samples)
+  def prune_to_fit(self) -> Tuple[object, List[pruning.PruneDecision]]:
+    """The subspace after pruning toward the budget on the evidence so far."""
+    host = self.host
     return pruning.prune_to_fit(
-        host.space, self.net.subspace, self.agent.probs(), rewards, host.estimate_mb,
-        cfg.budget_mb, cfg.prune_fraction, host.state.rl_phases - 1,
+        host.space, self.net.subspace, host.state.evidence, self.rule,
+        self.agent.probs(), host.estimate_mb, host.cfg.budget_mb,
+        host.state.rl_phases - 1,
         memory_model.op_memory(host.space, tuple(host.input_shape)))
 
-  def prune_between_rounds(self, alpha_probs: np.ndarray, round_index: int):
-    """The subspace after a DNAS round, pruned on its alphas and the policy."""
+  def prune_between_rounds(self, alpha_probs: np.ndarray, round_index: int,
+                           at_least_one: bool = False):
+    """The subspace after a DNAS round, pruned where its alphas are confident."""
     host, cfg = self.host, self.host.cfg
     return pruning.prune_between_rounds(
         host.space, self.net.subspace, alpha_probs, self.agent.probs(),
-        host.estimate_mb, cfg.budget_mb, cfg.dnas_prune_fraction, round_index)
+        host.estimate_mb, cfg.budget_mb, cfg.alpha_prune_ratio, round_index,
+        at_least_one)

@@ -52,12 +52,22 @@ HELP = {
     "single_path_compiled": "Run each op of the shared-weight steps as its own "
                             "tf.function: faster per step, but every op pays a trace "
                             "on first use (pays off in long searches).",
+    "path_sampling": "Shared-weight paths: uniform (every layer random, SPOS) or "
+                     "local (a reference path with --vary_layers layers changed, "
+                     "every candidate in turn; episodes scored the same way).",
+    "vary_layers": "local path sampling: layers changed from the reference.",
     "path_train_steps": "Shared-weight steps on sampled paths before each update.",
-    "score_batches": "Validation batches that score one sampled architecture.",
+    "score_batches": "Validation batches that score a sampled architecture (the "
+                     "same batches for every architecture of an RL phase).",
     "agent_lr": "Adam learning rate of the policy.",
     "entropy_weight": "Entropy regularization of the policy.",
-    "prune_fraction": "At most this fraction of a layer's candidates goes per RL prune.",
-    "dnas_prune_fraction": "Fraction of a layer's candidates pruned between DNAS rounds.",
+    "min_samples": "RL pruning: no candidate goes on fewer rewards than this.",
+    "prune_confidence": "RL pruning: a candidate goes when its mean reward lies this "
+                        "many standard errors below its layer's best.",
+    "max_samples": "RL pruning: a candidate this many rewards cannot separate from "
+                   "its layer's best may go too (memory-hungry first).",
+    "alpha_prune_ratio": "Between DNAS rounds a candidate goes when its alpha "
+                         "probability is below this times its layer's top one.",
     "child_samples": "rl/random: children sampled and trained from scratch.",
     "child_train_steps": "rl/random: training steps of each child.",
     "max_search_seconds": "Search time budget: after this many seconds the search "

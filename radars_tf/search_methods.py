@@ -106,8 +106,8 @@ class RadarsSearch(SupernetSearch):
         raise MemoryBudgetError(
             f"radars: after {self.state.rl_phases} RL phases the subspace still "
             f"needs {self.estimate_mb(self.subspace):.0f} MB, budget "
-            f"{self.cfg.budget_mb:.0f} MB (raise --rl_phases_max or "
-            "--prune_fraction)")
+            f"{self.cfg.budget_mb:.0f} MB (raise --rl_phases_max, or lower "
+            "--prune_confidence or --max_samples)")
       return self.rl_prune_unit
     if phase is Phase.DNAS:
       return self.dnas_unit
@@ -127,24 +127,24 @@ class RadarsSearch(SupernetSearch):
     self.after_pruning()
 
   def rl_prune_unit(self) -> None:
-    sub, decisions = self.rl.prune_to_fit(self.rl.run())
-    if not decisions:
-      raise MemoryBudgetError(
-          f"radars: nothing left to prune, the subspace needs "
-          f"{self.estimate_mb(sub):.0f} MB, budget {self.cfg.budget_mb:.0f} MB")
+    """An RL phase, then pruning on the evidence of all phases so far (none when
+    the evidence condemns no candidate yet: the next phase collects more)."""
+    self.rl.run()
+    sub, decisions = self.rl.prune_to_fit()
     self.apply(sub, decisions)
     self.ctx.progress.note(
-        f"pruned {len(decisions)}: log10 size {sub.log10_size():.1f}, estimate "
-        f"{self.estimate_mb(sub):.0f} MB, budget {self.cfg.budget_mb:.0f} MB")
+        f"pruned {len(decisions)} on evidence: log10 size {sub.log10_size():.1f}, "
+        f"estimate {self.estimate_mb(sub):.0f} MB, budget {self.cfg.budget_mb:.0f} MB")
     self.after_pruning()
 
-  def prune_between_rounds(self) -> str:
+  def prune_between_rounds(self, at_least_one: bool = False) -> str:
     self.apply(*self.rl.prune_between_rounds(self.dnas.alpha_probs(),
-                                             max(0, self.state.dnas_rounds - 1)))
+                                             max(0, self.state.dnas_rounds - 1),
+                                             at_least_one))
     return f"pruned to {self.subspace.num_alive()} candidates"
 
   def dnas_unit(self) -> None:
-    self.dnas.round_surviving_oom(self.prune_between_rounds)
+    self.dnas.round_surviving_oom(lambda: self.prune_between_rounds(True))
     if self.dnas.converged():
       self.set_phase(Phase.DONE)
       return

@@ -10,6 +10,7 @@ import enum
 from typing import List, Optional, Tuple
 
 from radars_tf.errors import UserError
+from radars_tf.evidence import Evidence
 from radars_tf.pruning import PruneDecision
 from radars_tf.search_space import SearchSpace, Subspace
 
@@ -43,12 +44,15 @@ class SearchState:
   events: List[dict] = dataclasses.field(default_factory=list)
   best_curve: List[Tuple[float, float]] = dataclasses.field(default_factory=list)
   samples: List[Sample] = dataclasses.field(default_factory=list)
+  evidence: Optional[Evidence] = None    # radars: rewards per candidate, all phases
+  reference: List[int] = dataclasses.field(default_factory=list)   # local sampling
 
   def to_json(self) -> dict:
     d = dataclasses.asdict(self)
     d["phase"] = self.phase.value
     d["subspace"] = self.subspace.to_json() if self.subspace else None
     d["samples"] = [[list(c), r] for c, r in self.samples]
+    d["evidence"] = self.evidence.to_json() if self.evidence else None
     return d
 
   @classmethod
@@ -60,6 +64,7 @@ class SearchState:
       state.decisions = [PruneDecision(**x) for x in d["decisions"]]
       state.best_curve = [(float(t), float(b)) for t, b in d["best_curve"]]
       state.samples = [(tuple(int(i) for i in c), float(r)) for c, r in d["samples"]]
+      state.evidence = Evidence.from_json(d["evidence"]) if d["evidence"] else None
       if d["subspace"] is not None:
         state.subspace = Subspace.from_json(d["subspace"])
         state.subspace.check_against(space)

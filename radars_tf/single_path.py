@@ -4,7 +4,7 @@ sampled paths and score sampled architectures with them (the agent's reward).
 Memory-cheap: one op per layer is live at a time, whatever the subspace size.
 """
 import weakref
-from typing import Sequence, Tuple
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -15,8 +15,8 @@ from radars_tf.training import CLIP_NORM, optimizer_for, per_example_loss
 
 
 class SinglePathTrainer:
-  """Trains shared weights on uniformly sampled alive paths (SPOS/ENAS style) and
-  scores given paths by accuracy on validation batches.
+  """Trains shared weights on given paths (`path_sampler` chooses them) and scores
+  paths by accuracy on validation batches.
 
   The steps run eagerly on purpose: every step takes a new path, and a compiled
   step either traces per path (about 1 s each on the large space against 0.26 s
@@ -33,12 +33,11 @@ class SinglePathTrainer:
   """
 
   def __init__(self, supernet: Supernet, strategy: tf.distribute.Strategy,
-               global_batch_size: int, learning_rate: float, seed: int,
+               global_batch_size: int, learning_rate: float,
                compiled: bool = False):
     self.net, self.strategy = supernet, strategy
     self.global_batch_size = global_batch_size
     self.learning_rate = learning_rate
-    self.rng = np.random.default_rng(seed)
     # Compiled pieces merge no replicas: with several, the steps stay op by op.
     self.compiled = compiled and strategy.num_replicas_in_sync == 1
     self.net.compile_ops = self.compiled
@@ -92,9 +91,6 @@ class SinglePathTrainer:
         self._update(layer)([tf.zeros_like(v) if g is None else g
                              for g, v in zip(part, vs)], scale)
 
-  def sample_path(self) -> Tuple[int, ...]:
-    return tuple(int(self.rng.choice(a)) for a in self.net.subspace.alive)
-
   def _replica_train(self, x, y, path):
     with tf.GradientTape() as tape:
       logits = self.net(x, training=True, path=path)
@@ -110,13 +106,10 @@ class SinglePathTrainer:
     loss = self.strategy.run(self._replica_train, args=(x, y, tuple(path)))
     return float(self.strategy.reduce("SUM", loss, axis=None))
 
-  def train(self, iterator, steps: int, on_step=None) -> float:
-    """`steps` steps, each on a freshly sampled path; returns the mean loss."""
-    losses = []
-    for step in range(steps):
-      losses.append(self.train_path(iterator, self.sample_path()))
-      if on_step:
-        on_step(step, losses[-1])
+  def train(self, iterator, steps: int, next_path: Callable[[], Sequence[int]]
+            ) -> float:
+    """`steps` steps, each on the path `next_path()` gives; returns the mean loss."""
+    losses = [self.train_path(iterator, next_path()) for _ in range(steps)]
     return float(np.mean(losses)) if losses else float("nan")
 
   def score(self, iterator, path: Sequence[int], batches: int) -> float:

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from radars_tf import agent as agent_lib
 from radars_tf import pruning
+from radars_tf.evidence import Evidence
 from radars_tf import search_space as ss
 
 LAYERS, CANDIDATES, BEST = 4, 6, 2
@@ -55,10 +56,12 @@ class AgentTest(tf.test.TestCase):
       self.assertTrue(np.isfinite(loss))
     probs = a.probs()
     self.assertTrue(np.all(probs[:, BEST] > start + 0.2), probs[:, BEST])
-    rewards = pruning.reward_table(mask.shape, samples)
+    evidence = Evidence.empty(mask.shape)
+    evidence.add(samples)
     # Prune all the way down: one candidate per layer must be left, and it is BEST.
-    sub2, _ = pruning.prune_to_fit(SPACE, sub, probs, rewards,
-                                   lambda s: float(s.num_alive()), LAYERS, 1.0, 0)
+    sub2, _ = pruning.prune_to_fit(
+        SPACE, sub, evidence, pruning.EvidenceRule(2, 1.0, 1000), probs,
+        lambda s: float(s.num_alive()), LAYERS, 0, np.ones(mask.shape))
     self.assertEqual(sub2.alive, ((BEST,),) * LAYERS)
 
 

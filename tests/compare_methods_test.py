@@ -37,19 +37,28 @@ class CompareMethodsTest(absltest.TestCase):
 
   def test_verdicts(self):
     results = {"radars": [run(0.91, 400), run(0.93, 450)], "dnas": [REFUSED],
-               "rl": [run(0.90), run(0.90)], "random": [run(0.95)],
+               "rl": [run(0.90), run(0.89)], "random": [run(0.95), run(0.96)],
                "short": [run(0.89)]}
     got = cm.verdicts(results, 512, 92.5, "short", 2.5)
     self.assertEqual(got, [
         "- met: radars measured peak 450 MB <= budget 512 MB",
         "- met: dnas refuses or exceeds the budget: " + REFUSED["refused"],
-        "- met: radars 92.00% >= rl 90.00% (mean test accuracy, same search time "
-        "budget)",
-        "- MISSED: radars 92.00% >= random 95.00% (mean test accuracy, same search "
-        "time budget)",
-        "- MISSED: short 89.00% >= rl 90.00%: rl's accuracy in 1/2.5 of rl's "
+        # Two seeds a side: se 1.118, Welch df 1.47, t(0.975) 6.19: wide.
+        "- MISSED: radars 92.00% above rl 89.50% outside seed noise: difference "
+        "+2.50, 95% CI -4.42 to +9.42 (Welch; same search time budget)",
+        "- MISSED: radars 92.00% above random 95.50% outside seed noise: "
+        "difference -3.50, 95% CI -10.42 to +3.42 (Welch; same search time budget)",
+        "- MISSED: short 89.00% >= rl 89.50%: rl's accuracy in 1/2.5 of rl's "
         "search time",
         "- met: final radars model 93.00% >= 92.5% on test"])
+
+  def test_welch_interval(self):
+    diff, low, high = cm.welch_ci([93.0, 93.2, 92.8, 93.1], [92.0, 92.3, 91.9, 92.1])
+    self.assertAlmostEqual(diff, 0.95)
+    self.assertGreater(low, 0.5)                # clearly apart
+    self.assertLess(high, 1.4)
+    _, low, _ = cm.welch_ci([93.0, 91.0], [92.0, 92.5])
+    self.assertLess(low, 0)                      # within the noise
 
   def test_verdicts_catch_radars_over_budget_and_dnas_under_it(self):
     got = cm.verdicts({"radars": [run(0.9, 700)], "dnas": [run(0.9, 300)]}, 512, 92.5)

@@ -79,7 +79,7 @@ class BadInputTest(parameterized.TestCase):
   def test_helpfull_documents_flags(self):
     proc = run("--helpfull")
     for flag in ("--method", "--memory_budget_mb", "--gpu_memory_limit_mb",
-                 "--strategy", "--prune_fraction"):
+                 "--strategy", "--prune_confidence"):
       self.assertIn(flag, proc.stdout)
 
 

@@ -18,9 +18,10 @@ from radars_tf.step_reporter import SearchFault
 from radars_tf.summaries import Progress, Summaries
 
 SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
-                  batch_size=32, memory_budget_mb=12, warmup_steps=4,
+                  batch_size=32, memory_budget_mb=12, warmup_steps=4, min_samples=2,
+                  max_samples=4, prune_confidence=1.0,
                   rl_iterations_per_phase=2, episodes_per_iteration=4,
-                  path_train_steps=4, prune_fraction=0.5, dnas_rounds=3,
+                  path_train_steps=4, dnas_rounds=3,
                   dnas_steps_per_round=5, child_samples=4, child_train_steps=5,
                   final_epochs=1)
 
@@ -68,9 +69,12 @@ class SearchLoopTest(tf.test.TestCase):
       self.assertIn(ctx.space.candidates()[layer].index(op), out.subspace.alive[layer])
 
   def test_radars_ends_with_one_op_per_layer(self):
-    out = search_methods.RadarsSearch(self.context(dnas_rounds=6,
-                                                converge_threshold=1.0)).run()
+    # Every candidate below the top alpha goes after the first round.
+    out = search_methods.RadarsSearch(self.context(alpha_prune_ratio=1.0,
+                                                   converge_threshold=1.0)).run()
     self.assertEqual([len(a) for a in out.subspace.alive], [1, 1, 1])
+    dnas = [d for d in out.decisions if d.phase == "dnas"]
+    self.assertTrue(all(d.round == 0 for d in dnas))
 
   def test_dnas_refuses_over_budget(self):
     with self.assertRaisesRegex(MemoryBudgetError,

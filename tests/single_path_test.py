@@ -24,7 +24,7 @@ class SinglePathTest(tf.test.TestCase, parameterized.TestCase):
     space = ss.load("tiny")
     net = Supernet(space, ss.Subspace.full(space), SHAPE, 10)
     trainer = single_path.SinglePathTrainer(net, tf.distribute.get_strategy(), 8,
-                                            lr, seed=0)
+                                            lr)
     trainer.compiled = net.compile_ops = compiled
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((8,) + SHAPE), tf.float32)
@@ -75,6 +75,31 @@ class SinglePathTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(np.isfinite(trainer.train_path(it, [1, 3, 0])))
     with self.assertRaises(ValueError):
       trainer.train_path(it, [1, 2, 0])
+
+
+class ZeroOpTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(False, True)
+  def test_a_path_through_zero_trains_what_follows_it(self, compiled):
+    tf.keras.utils.set_random_seed(3)
+    space = ss.SearchSpace("z", 4, (ss.Stage(4, 1, 3),), ("zero", "conv_k3"))
+    net = Supernet(space, ss.Subspace.full(space), SHAPE, 10)
+    trainer = single_path.SinglePathTrainer(net, tf.distribute.get_strategy(), 8,
+                                            0.05)
+    trainer.compiled = net.compile_ops = compiled
+    x = tf.ones((8,) + SHAPE)
+    y = tf.zeros((8,), tf.int32)
+    it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+    first = net.searchable[0].candidate_ops["1"]
+    last = net.searchable[2].candidate_ops["1"]
+    before = [v.numpy() for v in first.trainable_variables + last.trainable_variables]
+    loss = trainer.train_path(it, [1, 0, 1])    # layer 1 is `zero`
+    self.assertTrue(np.isfinite(loss))
+    n = len(first.trainable_variables)
+    for v, b in zip(first.trainable_variables, before[:n]):
+      self.assertAllEqual(v.numpy(), b)           # cut off: no gradient, no step
+    self.assertTrue(any(np.any(v.numpy() != b) for v, b in
+                        zip(last.trainable_variables, before[n:])))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import dnas_trainer, genotype, network, ops, single_path, supernet
+from radars_tf import dnas_trainer, genotype, network, ops, path_sampler, single_path
+from radars_tf import supernet
 from radars_tf import search_space as ss
 from radars_tf.training import per_example_loss
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -119,7 +120,9 @@ def dnas_table(space, shape, batch, rng):
 def single_path_table(space, shape, batch, rng):
   net = supernet.Supernet(space, ss.Subspace.full(space), shape, 10)
   trainer = single_path.SinglePathTrainer(net, tf.distribute.get_strategy(), batch,
-                                          0.05, FLAGS.seed)
+                                          0.05)
+  sampler = path_sampler.PathSampler("uniform", 0, FLAGS.seed)
+  random_path = lambda: sampler.train_path(net.subspace)
   x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
   y = tf.constant(rng.integers(0, 10, batch), tf.int32)
   it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
@@ -131,7 +134,7 @@ def single_path_table(space, shape, batch, rng):
   print("|---|---|---|---|---|---|---|")
   ratios = []
   for _ in range(FLAGS.paths):
-    path = trainer.sample_path()
+    path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
     opt = tf.keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True,
                                   global_clipnorm=5.0)
@@ -160,9 +163,10 @@ def single_path_table(space, shape, batch, rng):
   for on in (False, True):
     trainer.compiled = net.compile_ops = on
     start = time.perf_counter()
-    trainer.train(it, 4 * FLAGS.steps)
+    trainer.train(it, 4 * FLAGS.steps, random_path)
     first = (time.perf_counter() - start) / (4 * FLAGS.steps)
-    later = timed(lambda: trainer.train(it, 1), 4 * FLAGS.steps, warmup=0)
+    later = timed(lambda: trainer.train(it, 1, random_path), 4 * FLAGS.steps,
+                  warmup=0)
     print(f"random paths, ops {'compiled' if on else 'eager'}: first "
           f"{4 * FLAGS.steps} steps {first:.3f} s/step, next {4 * FLAGS.steps} "
           f"{later:.3f} s/step")

@@ -65,6 +65,22 @@ def accuracies(runs):
   return [100 * r["test_accuracy"] for r in runs if "refused" not in r]
 
 
+def welch_ci(a, b, level: float = 0.95):
+  """(mean(a) - mean(b), low, high): Welch's t interval of the difference; the
+  bounds are NaN with fewer than two values on a side."""
+  diff = statistics.mean(a) - statistics.mean(b)
+  if len(a) < 2 or len(b) < 2:
+    return diff, float("nan"), float("nan")
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+  se = (va + vb) ** 0.5
+  if se == 0:
+    return diff, diff, diff
+  df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+  half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+  return diff, diff - half, diff + half
+
+
 def mean_sd(values):
   return statistics.mean(values), (statistics.stdev(values) if len(values) > 1
                                    else 0.0)
@@ -114,8 +130,10 @@ def verdicts(results: dict, budget_mb: float, target: float, short_label: str = 
   for other in ("rl", "random", KERAS_TUNER):
     if accuracies(results.get(other, [])):
       theirs = statistics.mean(accuracies(results[other]))
-      say(mine >= theirs, f"radars {mine:.2f}% >= {other} {theirs:.2f}% (mean test "
-                          "accuracy, same search time budget)")
+      diff, low, high = welch_ci(accuracies(radars), accuracies(results[other]))
+      say(low > 0, f"radars {mine:.2f}% above {other} {theirs:.2f}% outside seed "
+                   f"noise: difference {diff:+.2f}, 95% CI {low:+.2f} to {high:+.2f} "
+                   "(Welch; same search time budget)")
   if short_label in results and accuracies(results.get("rl", [])):
     short = statistics.mean(accuracies(results[short_label]))
     rl = statistics.mean(accuracies(results["rl"]))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything radars_tf needs into ./.venv (Python 3.11) and prepares the
-# offline Fashion-MNIST data. With --test also installs Bazel for the test suite.
+# offline Fashion-MNIST data. With --test also installs Bazel and the test-only
+# packages (tools/requirements-test.txt) for the test suite.
 # With --bench also the benchmark-only packages (KerasTuner).
 # Idempotent: a second run only checks. Usage: bash tools/setup.sh [--test] [--bench]
 set -euo pipefail
@@ -56,6 +57,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 
 reqs=(requirements.txt)
+(( want_test )) && reqs+=(tools/requirements-test.txt)
 (( want_bench )) && reqs+=(tools/requirements-bench.txt)
 stamp=.venv/.radars_tf_installed
 digest=$(cat "${reqs[@]}" constraints.txt | sha256sum | cut -d' ' -f1)

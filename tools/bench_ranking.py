@@ -1,0 +1,183 @@
+"""Ground truth for the search's proxies: how well does each score the search acts
+on rank architectures as training them stand-alone does?
+
+  bash tools/setup.sh --bench
+  .venv/bin/python tools/bench_ranking.py --out=runs/ranking
+
+1. --archs architectures sampled uniformly from --space with --arch_seed, each
+   trained stand-alone for --gt_steps steps (batch --batch_size, SGD lr --gt_lr) with
+   every seed of --gt_seeds, and evaluated on the first --val_examples examples of
+   the search's validation part. Every finished (architecture, seed) accuracy is
+   kept in <out>/ground_truth.json and reused: an interrupted run continues.
+2. The proxies, each scoring the same architectures on the same validation
+   examples: `child` (rl's score: a child trained --child_train_steps from
+   scratch), the shared-weight score of the real RADARS search objects after the
+   warm-up and after each of --rl_phases RL phases (no pruning in between), and
+   the `evidence` surrogate (sum over layers of each candidate's mean centred reward
+   collected so far, the quantity pruning acts on).
+3. Kendall tau and Spearman rho of every proxy against the seed-mean accuracy, and
+   the spread of accuracy across architectures beside the spread across seeds.
+Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
+"""
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from absl import app, flags, logging
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
+from radars_tf.config import RunConfig  # pylint: disable=wrong-import-position
+
+flags.DEFINE_string("out", "runs/ranking", "Directory of the cache and the table.")
+flags.DEFINE_string("space", "large", "Search space.")
+flags.DEFINE_integer("archs", 20, "Architectures sampled.")
+flags.DEFINE_integer("arch_seed", 0, "Seed of the architecture sample.")
+flags.DEFINE_integer("gt_steps", 300, "Stand-alone training steps (ground truth).")
+flags.DEFINE_float("gt_lr", 0.05, "Stand-alone learning rate.")
+flags.DEFINE_list("gt_seeds", ["0", "1"], "Training seeds of the ground truth.")
+flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring.")
+flags.DEFINE_integer("val_examples", 1024, "Validation examples every score uses.")
+flags.DEFINE_integer("rl_phases", 2, "RL phases after the warm-up (proxies).")
+flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
+FLAGS = flags.FLAGS
+
+
+def protocol() -> dict:
+  return {"space": FLAGS.space, "archs": FLAGS.archs, "arch_seed": FLAGS.arch_seed,
+          "gt_steps": FLAGS.gt_steps, "gt_lr": FLAGS.gt_lr,
+          "batch_size": FLAGS.batch_size, "val_examples": FLAGS.val_examples,
+          "dataset": "fashion_mnist"}
+
+
+def load_cache(path: str) -> dict:
+  if not os.path.exists(path):
+    return {"protocol": protocol(), "acc": {}}
+  with open(path) as f:
+    cache = json.load(f)
+  if cache["protocol"] != protocol():
+    raise SystemExit(f"error: {path} holds another protocol ({cache['protocol']}); "
+                     "use another --out")
+  return cache
+
+
+def config_value(arg: str):
+  """`--name=value` after `--` as a RunConfig (name, value) of the field's type."""
+  name, value = arg.lstrip("-").split("=", 1)
+  kind = type(getattr(RunConfig, name))
+  return name, (value.lower() in ("1", "true") if kind is bool else kind(value))
+
+
+def kendall_spearman(x, y):
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  return (float(stats.kendalltau(x, y).statistic),
+          float(stats.spearmanr(x, y).statistic))
+
+
+def main(argv):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from radars_tf import children, data, search_methods, search_loop  # pylint: disable=import-outside-toplevel
+  from radars_tf import search_space as ss  # pylint: disable=import-outside-toplevel
+  from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
+  logging.set_verbosity(logging.ERROR)
+  tf.get_logger().setLevel("ERROR")
+  os.makedirs(FLAGS.out, exist_ok=True)
+  cache_path = os.path.join(FLAGS.out, "ground_truth.json")
+  cache = load_cache(cache_path)
+  space = ss.load(FLAGS.space)
+  rng = np.random.default_rng(FLAGS.arch_seed)
+  archs = [tuple(int(rng.integers(len(c))) for c in space.candidates())
+           for _ in range(FLAGS.archs)]
+  source = data.DataSource("fashion_mnist")
+  strategy = tf.distribute.get_strategy()
+  batch = FLAGS.batch_size
+  n_val = FLAGS.val_examples // batch
+  val = list(source.dataset("search_val", batch, False).take(n_val))
+
+  def train_from_scratch(arch, steps, seed):
+    tf.keras.utils.set_random_seed(seed)
+    train = iter(source.distributed(strategy, "search_train", batch, True, seed))
+    evaluator = children.ChildEvaluator(space, source.input_shape, 10, strategy,
+                                        batch, steps, FLAGS.gt_lr, n_val, train,
+                                        iter(val))
+    return evaluator(arch)
+
+  start = time.time()
+  for i, arch in enumerate(archs):
+    for seed in FLAGS.gt_seeds:
+      key = f"{i}:{seed}"
+      if key in cache["acc"]:
+        continue
+      cache["acc"][key] = train_from_scratch(arch, FLAGS.gt_steps, int(seed))
+      write_json_atomic(cache_path, cache)
+      print(f"ground truth {key}: {cache['acc'][key]:.4f} "
+            f"({time.time() - start:.0f} s)", flush=True)
+  acc = np.array([[cache["acc"][f"{i}:{s}"] for s in FLAGS.gt_seeds]
+                  for i in range(len(archs))])
+  truth = acc.mean(axis=1)
+  seed_sd = float(np.sqrt(np.mean(acc.var(axis=1, ddof=1)))) if acc.shape[1] > 1 else 0
+  lines = [f"space {FLAGS.space}, {len(archs)} architectures (seed {FLAGS.arch_seed}), "
+           f"stand-alone {FLAGS.gt_steps} steps at batch {batch}, seeds "
+           f"{','.join(FLAGS.gt_seeds)}; scored on {n_val * batch} validation examples",
+           f"accuracy across architectures: mean {truth.mean():.4f}, sd "
+           f"{truth.std(ddof=1):.4f}, range {truth.min():.4f}-{truth.max():.4f}; "
+           f"across training seeds: sd {seed_sd:.4f}", "",
+           "| proxy | Kendall tau | Spearman rho | seconds |", "|---|---|---|---|"]
+  if FLAGS.ground_truth_only:
+    print("\n".join(lines[:2]))
+    return 0
+
+  def row(name, scores, seconds):
+    tau, rho = kendall_spearman(scores, truth)
+    lines.append(f"| {name} | {tau:.3f} | {rho:.3f} | {seconds:.0f} |")
+    print(lines[-1], flush=True)
+
+  t = time.time()
+  cfg = RunConfig()
+  row(f"child ({cfg.child_train_steps} steps from scratch, rl's score)",
+      [train_from_scratch(a, cfg.child_train_steps, 0) for a in archs],
+      time.time() - t)
+
+  cfg = RunConfig(space=FLAGS.space, batch_size=batch,
+                  **dict(config_value(a) for a in argv[1:])).validate()
+  ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
+                                  Progress(quiet=True))
+  search = search_methods.RadarsSearch(ctx)
+  paths = search.rl.paths
+
+  def shared_scores():
+    return [paths.score(iter(val), a, n_val) for a in archs]
+
+  def evidence_scores():
+    mean = np.nan_to_num(search.state.evidence.mean())
+    return [float(sum(mean[l, c] for l, c in enumerate(a))) for a in archs]
+
+  t = time.time()
+  search.begin_unit()
+  search.rl.warmup()
+  search.state.units += 1
+  row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
+      shared_scores(), time.time() - t)
+  for phase in range(FLAGS.rl_phases):
+    t = time.time()
+    search.begin_unit()
+    search.rl.run()
+    search.state.units += 1
+    seconds = time.time() - t
+    row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
+    row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
+  lines.append("")
+  lines.append("search flags: " + (" ".join(argv[1:]) or "defaults"))
+  table = os.path.join(FLAGS.out, "ranking.md")
+  with open(table, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  print("\n".join(lines))
+  print(f"written to {table}")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
