@@ -80,7 +80,7 @@ class RadarsSearch(SupernetSearch):
 
   def sync(self) -> None:
     super().sync()
-    self.rl.paths.rebuild()
+    self.rl.sync()
 
   def begin(self) -> None:
     floor = self.estimate_mb(memory_model.cheapest_completion(

@@ -34,13 +34,15 @@ def accuracy(strategy: tf.distribute.Strategy, logits_fn: Callable, iterator,
   def replica(x, y):
     return count_correct(y, logits_fn(x)), tf.cast(tf.shape(y)[0], tf.float32)
 
-  def batch(it):
-    c, n = strategy.run(replica, args=next(it))
+  def batch(x, y):
+    c, n = strategy.run(replica, args=(x, y))
     return (strategy.reduce("SUM", c, axis=None), strategy.reduce("SUM", n, axis=None))
+  # The batch is taken here, outside the compiled step: a Python iterator read
+  # inside a tf.function would be read once, at tracing.
   step = tf.function(batch) if compiled else batch
   correct = count = 0.0
   for _ in range(batches):
-    c, n = step(iterator)
+    c, n = step(*next(iterator))
     correct, count = correct + float(c), count + float(n)
   return correct / max(count, 1.0)
 

@@ -7,8 +7,9 @@ on rank architectures as training them stand-alone does?
 1. --archs architectures sampled uniformly from --space with --arch_seed, each
    trained stand-alone for --gt_steps steps (batch --batch_size, SGD lr --gt_lr) with
    every seed of --gt_seeds, and evaluated on the first --val_examples examples of
-   the search's validation part. Every finished (architecture, seed) accuracy is
-   kept in <out>/ground_truth.json and reused: an interrupted run continues.
+   the search's validation part. Every finished (architecture, seed) accuracy, and
+   the `child` proxy, is kept in <out>/ground_truth.json and reused: an
+   interrupted run continues, and a run with other search flags reuses them.
 2. The proxies, each scoring the same architectures on the same validation
    examples: `child` (rl's score: a child trained --child_train_steps from
    scratch), the shared-weight score of the real RADARS search objects after the
@@ -136,10 +137,14 @@ def main(argv):
     print(lines[-1], flush=True)
 
   t = time.time()
-  cfg = RunConfig()
-  row(f"child ({cfg.child_train_steps} steps from scratch, rl's score)",
-      [train_from_scratch(a, cfg.child_train_steps, 0) for a in archs],
-      time.time() - t)
+  steps = RunConfig().child_train_steps
+  key = f"child_{steps}"                # rl's proxy does not depend on the search
+  if key not in cache:
+    cache[key] = [train_from_scratch(a, steps, 0) for a in archs]
+    cache[key + "_seconds"] = time.time() - t
+    write_json_atomic(cache_path, cache)
+  row(f"child ({steps} steps from scratch, rl's score)", cache[key],
+      cache[key + "_seconds"])
 
   cfg = RunConfig(space=FLAGS.space, batch_size=batch,
                   **dict(config_value(a) for a in argv[1:])).validate()

@@ -24,6 +24,7 @@ from radars_tf import alphas as alphas_lib
 from radars_tf import dnas_trainer, genotype, network, ops, path_sampler, single_path
 from radars_tf import supernet
 from radars_tf import search_space as ss
+from radars_tf import training
 from radars_tf.training import per_example_loss
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -48,13 +49,9 @@ def timed(step, steps: int, warmup: int = 2) -> float:
   return (time.perf_counter() - start) / steps
 
 
-def sgd():
-  return tf.keras.optimizers.SGD(0.01, momentum=0.9)
-
-
 def standalone_step(layer: tf.keras.layers.Layer, x):
   """A compiled forward + backward (to the input and weights) + update of one layer."""
-  opt = sgd()
+  opt = training.sgd(0.01, clip=False)
   layer(x, training=True)
   opt.build(layer.trainable_variables)
 
@@ -80,7 +77,7 @@ def dnas_table(space, shape, batch, rng):
   dnas = timed(lambda: trainer.train_step(it, it), FLAGS.steps)
   weights = tf.nn.softmax(tf.zeros((len(sub.alive), max(len(c) for c in
                                                        space.candidates()))))
-  opt = sgd()
+  opt = training.sgd(0.01, clip=False)
   opt.build(net.trainable_variables)
 
   @tf.function
@@ -136,8 +133,7 @@ def single_path_table(space, shape, batch, rng):
   for _ in range(FLAGS.paths):
     path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
-    opt = tf.keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True,
-                                  global_clipnorm=5.0)
+    opt = training.sgd(0.05, nesterov=True)
     opt.build(model.trainable_variables)
 
     def plain_step():
