@@ -60,9 +60,9 @@ class RunConfig:
   agent_lr: float = 0.05
   entropy_weight: float = 0.01
   # Pruning on evidence (pruning.EvidenceRule) and on confident alphas.
-  min_samples: int = 8
-  prune_confidence: float = 2.0
-  max_samples: int = 64
+  min_samples: int = 16
+  prune_confidence: float = 2.5
+  max_samples: int = 128
   alpha_prune_ratio: float = 0.3
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16

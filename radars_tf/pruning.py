@@ -2,10 +2,10 @@
 
 Evidence decides (`evidence.Evidence`): during the RL phases a candidate is pruned
 only when it has collected enough rewards and its mean lies confidently below its
-layer's best; among the candidates the evidence condemns, the memory-hungry go
-first, so that fewer prunes reach the budget and DNAS keeps a real subspace. A
-candidate the evidence still cannot separate from its layer's best after many
-rewards is as good as the best by all we know: those go next, memory-hungry first.
+layer's best; the clearest go first, whatever their memory. A candidate the
+evidence still cannot separate from its layer's best after many rewards is as good
+as the best by all we know: those go next, memory-hungry first, so that fewer
+prunes reach the budget and DNAS keeps a real subspace.
 Between DNAS rounds only candidates whose alpha is far below their layer's top
 alpha go. Never the last candidate of a layer, never a layer's best.
 """
@@ -48,18 +48,17 @@ class EvidenceRule:
   max_samples: int
 
 
-def condemned(subspace: Subspace, evidence: Evidence, rule: EvidenceRule,
-              op_memory: np.ndarray) -> List[Tuple[int, int, float]]:
-  """(layer, candidate, z) the rule allows to prune, in pruning order: confidently
-  worse ones first, then inseparable ones; memory-hungry first within each."""
+def condemned(subspace: Subspace, evidence: Evidence, rule: EvidenceRule
+              ) -> Tuple[List[Tuple[int, int, float]], List[Tuple[int, int, float]]]:
+  """(layer, candidate, z) the rule allows to prune: the confidently worse, and
+  the ones the evidence cannot separate from their layer's best."""
   worse, even = [], []
   for layer, i, z in evidence.separation(subspace, rule.min_samples):
     if z >= rule.confidence:
       worse.append((layer, i, z))
     elif evidence.count[layer, i] >= rule.max_samples:
       even.append((layer, i, z))
-  by_memory = lambda c: (-op_memory[c[0], c[1]], -c[2], c[0], c[1])
-  return sorted(worse, key=by_memory) + sorted(even, key=by_memory)
+  return worse, even
 
 
 def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
@@ -69,31 +68,44 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
                  ) -> Tuple[Subspace, List[PruneDecision]]:
   """Drops condemned candidates one by one until the estimate fits the budget.
 
-  A candidate is kept when dropping it would leave no one-op-per-layer choice
-  within the budget, so pruning cannot dead-end. Returns the new subspace and
-  the decisions (none when nothing is condemned yet: more evidence is needed).
+  The confidently worse go first, then the inseparable. Each next prune comes
+  from a layer with the most candidates left (so that no layer is cut down to
+  its best alone while others keep many); within those, the confidently worse
+  go by evidence (furthest below the best first), the inseparable by memory
+  (hungriest first). A candidate is kept when dropping it would leave no
+  one-op-per-layer choice within the budget, so pruning cannot dead-end. Returns
+  the new subspace and the decisions (none when nothing is condemned yet: more
+  evidence is needed).
   """
   decisions = []
   before = estimate_mb(subspace)
   if before <= budget_mb:
     return subspace, decisions
   mean = evidence.mean()
-  for layer, index, z in condemned(subspace, evidence, rule, op_memory):
-    if len(subspace.alive[layer]) == 1:
-      continue
-    smaller = subspace.without(layer, index)
-    if estimate_mb(memory_model.cheapest_completion(smaller, op_memory)) > budget_mb:
-      continue
-    subspace = smaller
-    after = estimate_mb(subspace)
-    decisions.append(PruneDecision(
-        round_index, "rl", layer, index, space.candidates()[layer][index],
-        float(policy_probs[layer, index]), float(mean[layer, index]), None,
-        before, after, budget_mb, subspace.log10_size(),
-        int(evidence.count[layer, index]), float(z)))
-    before = after
-    if after <= budget_mb:
-      break
+  worse, even = condemned(subspace, evidence, rule)
+  tiers = ((worse, lambda c: (c[2], op_memory[c[0], c[1]])),
+           (even, lambda c: (round(2 * c[2]) / 2, op_memory[c[0], c[1]])))
+  for items, strength in tiers:
+    items = list(items)
+    while items and before > budget_mb:
+      pick = max(items, key=lambda c: (len(subspace.alive[c[0]]), strength(c),
+                                       -c[0], -c[1]))
+      items.remove(pick)
+      layer, index, z = pick
+      if len(subspace.alive[layer]) == 1:
+        continue
+      smaller = subspace.without(layer, index)
+      if estimate_mb(memory_model.cheapest_completion(smaller, op_memory)
+                     ) > budget_mb:
+        continue
+      subspace = smaller
+      after = estimate_mb(subspace)
+      decisions.append(PruneDecision(
+          round_index, "rl", layer, index, space.candidates()[layer][index],
+          float(policy_probs[layer, index]), float(mean[layer, index]), None,
+          before, after, budget_mb, subspace.log10_size(),
+          int(evidence.count[layer, index]), float(z)))
+      before = after
   return subspace, decisions
 
 

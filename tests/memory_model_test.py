@@ -18,13 +18,15 @@ def random_subspace(space, k, seed):
 class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters((2, 0), (4, 1), (8, 2))
-  def test_estimate_within_30_percent_of_measured_peak(self, k, seed):
+  def test_measured_peak_within_the_estimate(self, k, seed):
     space = ss.load("large")
     sub = random_subspace(space, k, seed)
     est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=16)
     got = memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch=16, steps=1)
     ratio = got.peak_bytes / est.total
-    self.assertBetween(ratio, 0.7, 1.3,
+    # Never over the estimate (that is an out-of-memory crash in a real search);
+    # not so far under it that the budget is wasted.
+    self.assertBetween(ratio, 0.7, 1.0,
                        f"k={k}: measured {got.peak_bytes / 2**20:.1f} MB, "
                        f"estimated {est.total_mb:.1f} MB")
 
