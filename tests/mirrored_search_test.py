@@ -34,26 +34,21 @@ class MirroredSearchTest(tf.test.TestCase):
                                     Summaries(None), Progress(quiet=True))
     return search_methods.RadarsSearch(ctx).run()
 
-  def test_pruning_decisions_agree_with_one_device(self):
+  def test_fits_and_prunes_in_the_same_phases_as_one_device(self):
     one = self.search(tf.distribute.get_strategy(), 16)
     two = self.search(distribution.get_strategy("mirrored"), 32)   # 16 per replica
 
     for out in (one, two):
-      print("decisions", [(d.round, d.phase, d.layer, d.op, round(d.estimate_after_mb, 2))
-                          for d in out.decisions])
       self.assertLessEqual(out.estimate_mb, SMOKE.memory_budget_mb)
     # The budget is per replica and the estimate uses the per-replica batch: both
     # runs prune in the same rounds and phases until the same budget fits.
     self.assertNotEmpty(one.decisions)
     self.assertEqual(sorted({(d.round, d.phase) for d in one.decisions}),
                      sorted({(d.round, d.phase) for d in two.decisions}))
-    # Which op goes is the agent's choice from rewards. With two replicas each one
-    # normalizes (BN) and scores its half batch, so rewards differ slightly and
-    # near-ties may break the other way: that is the tolerance. Most pruned ops
-    # agree.
-    pruned = lambda out: {(d.layer, d.op) for d in out.decisions}
-    common = len(pruned(one) & pruned(two))
-    self.assertGreaterEqual(common / max(len(pruned(one)), len(pruned(two))), 0.5)
+    # Which op goes is not compared: each replica normalizes (BN) and scores its
+    # half batch, so the evidence differs for real and an agreement threshold
+    # would pass at random. Identical decisions on every worker of one run are
+    # checked by multi_worker_test.
 
 
 if __name__ == "__main__":
