@@ -49,8 +49,8 @@ class RunConfig:
   converge_threshold: float = 0.9
   # Agent and pruning.
   rl_phases_max: int = 20
-  rl_iterations_per_phase: int = 3
-  episodes_per_iteration: int = 8
+  rl_iterations_per_phase: int = 4
+  episodes_per_iteration: int = 64
   warmup_steps: int = 150
   path_sampling: str = "uniform"
   vary_layers: int = 2
@@ -62,11 +62,12 @@ class RunConfig:
   # Pruning on evidence (pruning.EvidenceRule) and on confident alphas.
   min_samples: int = 16
   prune_confidence: float = 2.5
-  max_samples: int = 128
+  max_samples: int = 64
   alpha_prune_ratio: float = 0.3
   # Baselines (rl, random): children trained from scratch.
   child_samples: int = 16
   child_train_steps: int = 50
+  children_per_update: int = 8      # rl: children the agent samples per update
   # All methods: stop at the next step after this many seconds (0: no limit).
   max_search_seconds: float = 0.0
   # Final training.
@@ -89,6 +90,7 @@ class RunConfig:
                       + ", ".join(STRATEGIES))
     positive = ("batch_size", "dnas_steps_per_round", "rl_iterations_per_phase",
                 "episodes_per_iteration", "child_samples", "child_train_steps",
+                "children_per_update",
                 "score_batches", "rl_phases_max", "min_samples", "max_samples",
                 "vary_layers", "memory_budget_mb", "w_lr",
                 "alpha_lr", "agent_lr", "final_lr", "final_epochs")

@@ -47,7 +47,8 @@ HELP = {
     "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",
-    "episodes_per_iteration": "Architectures sampled per agent update.",
+    "episodes_per_iteration": "radars: architectures sampled (and scored with the "
+                              "shared weights) per agent update.",
     "warmup_steps": "Shared-weight steps on random paths before the first RL phase.",
     "single_path_compiled": "Run each op of the shared-weight steps as its own "
                             "tf.function: faster per step, but every op pays a trace "
@@ -70,6 +71,8 @@ HELP = {
                          "probability is below this times its layer's top one.",
     "child_samples": "rl/random: children sampled and trained from scratch.",
     "child_train_steps": "rl/random: training steps of each child.",
+    "children_per_update": "rl: children the agent samples (and trains) per policy "
+                           "update.",
     "max_search_seconds": "Search time budget: after this many seconds the search "
                           "stops at the next step and answers from what it has "
                           "(the first unit always completes); 0 for none.",

@@ -198,7 +198,7 @@ class ChildSearch(Search):
     self.full = Subspace.full(self.space)
     self.agent = agent_lib.ArchitectureAgent(
         self.full.mask(self.space), self.score, self.cfg.agent_lr,
-        self.cfg.entropy_weight, self.cfg.episodes_per_iteration
+        self.cfg.entropy_weight, self.cfg.children_per_update
     ) if self.cfg.method == "rl" else None
 
   def variables_to_save(self) -> Dict[str, tf.Module]:

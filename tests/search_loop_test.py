@@ -23,6 +23,7 @@ SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
                   rl_iterations_per_phase=2, episodes_per_iteration=4,
                   path_train_steps=4, dnas_rounds=3,
                   dnas_steps_per_round=5, child_samples=4, child_train_steps=5,
+                  children_per_update=4,
                   final_epochs=1)
 
 
