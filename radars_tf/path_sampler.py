@@ -3,7 +3,8 @@ scored on.
 
 `uniform`: every layer drawn from its alive candidates (SPOS). Measured on the
 `large` space, shared weights trained this way stay at chance: the network
-changes in every layer at every step (docs/SEARCH_SIGNAL.md). `local`: a
+changes in every layer at every step (README, "Does the search's signal rank
+architectures?"). `local`: a
 reference path with `vary` layers changed; the changed (layer, candidate) pairs
 are dealt in turns from a shuffled deck, so that every alive candidate gets the
 same number of updates (FairNAS' fairness, around a reference), and an episode

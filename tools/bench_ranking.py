@@ -20,7 +20,6 @@ on rank architectures as training them stand-alone does?
    the spread of accuracy across architectures beside the spread across seeds.
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
-import dataclasses
 import json
 import os
 import sys
