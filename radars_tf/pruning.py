@@ -4,8 +4,9 @@ Evidence decides (`evidence.Evidence`): during the RL phases a candidate is prun
 only when it has collected enough rewards and its mean lies confidently below its
 layer's best; the clearest go first, whatever their memory. A candidate the
 evidence still cannot separate from its layer's best after many rewards is as good
-as the best by all we know: those go next, memory-hungry first, so that fewer
-prunes reach the budget and DNAS keeps a real subspace.
+as the best by all we know: those go next, the furthest below the best first
+(in steps of half a standard error) and memory-hungry first within a step, so
+that fewer prunes reach the budget and DNAS keeps a real subspace.
 Between DNAS rounds only candidates whose alpha is far below their layer's top
 alpha go. Never the last candidate of a layer, never a layer's best.
 """
@@ -42,7 +43,7 @@ class EvidenceRule:
   """When evidence condemns a candidate: at least `min_samples` rewards and a mean
   `confidence` standard errors (of the difference) below its layer's best; or
   `max_samples` rewards without being separable from the best (then it is as good
-  as the best by all we know, and memory decides)."""
+  as the best by all we know, and memory breaks near-ties)."""
   min_samples: int
   confidence: float
   max_samples: int
@@ -71,9 +72,10 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
   The confidently worse go first, then the inseparable. Each next prune comes
   from a layer with the most candidates left (so that no layer is cut down to
   its best alone while others keep many); within those, the confidently worse
-  go by evidence (furthest below the best first), the inseparable by memory
-  (hungriest first). A candidate is kept when dropping it would leave no
-  one-op-per-layer choice within the budget, so pruning cannot dead-end. Returns
+  go by evidence (furthest below the best first), the inseparable by evidence in
+  steps of half a standard error, then memory (hungriest first). A candidate is
+  kept when dropping it would leave no one-op-per-layer choice within the
+  budget, so pruning cannot dead-end. Returns
   the new subspace and the decisions (none when nothing is condemned yet: more
   evidence is needed).
   """

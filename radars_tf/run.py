@@ -66,7 +66,8 @@ HELP = {
     "prune_confidence": "RL pruning: a candidate goes when its mean reward lies this "
                         "many standard errors below its layer's best.",
     "max_samples": "RL pruning: a candidate this many rewards cannot separate from "
-                   "its layer's best may go too (memory-hungry first).",
+                   "its layer's best may go too (furthest below it first, "
+                   "then memory-hungry).",
     "alpha_prune_ratio": "Between DNAS rounds a candidate goes when its alpha "
                          "probability is below this times its layer's top one.",
     "child_samples": "rl/random: children sampled and trained from scratch.",
