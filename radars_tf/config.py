@@ -73,6 +73,7 @@ class RunConfig:
   # Final training.
   final_epochs: int = 4
   final_lr: float = 0.05
+  final_save_steps: int = 200
   # Scale-out.
   strategy: str = "default"
   tpu: str = ""
@@ -100,7 +101,8 @@ class RunConfig:
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
                     "memory_headroom_mb", "cost_weight", "entropy_weight", "seed",
-                    "max_search_seconds", "prune_confidence")
+                    "max_search_seconds", "prune_confidence",
+                    "final_save_steps")
     for name in non_negative:
       if getattr(self, name) < 0:
         raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
@@ -131,7 +133,7 @@ class RunConfig:
   def search_fields(self) -> dict:
     """The fields that define a search: a model dir holding a run with others
     must not be silently reused."""
-    skip = {"overwrite", "model_dir", "data_dir", "manual_dir"}
+    skip = {"overwrite", "model_dir", "data_dir", "manual_dir", "final_save_steps"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
   def to_json(self) -> str:

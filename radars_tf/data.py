@@ -160,7 +160,7 @@ class DataSource:
 
   def dataset(self, part: str, batch_size: int, training: bool,
               input_context: Optional[tf.distribute.InputContext] = None,
-              seed: Optional[int] = None) -> tf.data.Dataset:
+              seed: Optional[int] = None, skip_batches: int = 0) -> tf.data.Dataset:
     """Batches of (normalized image, label) of one part.
 
     Args:
@@ -169,6 +169,8 @@ class DataSource:
       training: shuffle, repeat, augment and drop the remainder (static shapes).
       input_context: shards the input across input pipelines when distributed.
       seed: the shuffle order (default: the run's seed).
+      skip_batches: start after this many batches of the same stream (a resumed
+        training sees the batches the interrupted one would have seen next).
     """
     seed = self.seed if seed is None else seed
     ds = self.builder.as_dataset(split=getattr(self.splits, part),
@@ -190,14 +192,18 @@ class DataSource:
     elif self.spec.resize_from:
       ds = ds.map(self._center_crop, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    if skip_batches:
+      ds = ds.skip(skip_batches)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
   def distributed(self, strategy: tf.distribute.Strategy, part: str,
-                  global_batch_size: int, training: bool, seed: Optional[int] = None):
+                  global_batch_size: int, training: bool, seed: Optional[int] = None,
+                  skip_batches: int = 0):
     """The part as a distributed dataset with per-replica batches."""
     def fn(ctx):
       return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
-                          training, ctx, seed)
+                          training, ctx, seed, skip_batches)
     return strategy.distribute_datasets_from_function(fn)
 
   def _decode(self, image, label):

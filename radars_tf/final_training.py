@@ -1,9 +1,16 @@
 """Final training: the found genotype, retrained from scratch on the full train
-split, evaluated once on the test split, exported (SavedModel and .keras)."""
+split, evaluated once on the test split, exported (SavedModel and .keras).
+
+Resumable like the search: model and optimizer are checkpointed every
+`save_steps` steps and at every epoch's end, and a restarted training continues
+from the last checkpoint on the same stream of batches (the data skips what was
+already seen), so that it ends with the weights an uninterrupted one would have.
+"""
 import dataclasses
 import math
 import os
 import time
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -33,23 +40,89 @@ def compile_model(model: tf.keras.Model, learning_rate: float, total_steps: int)
       metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
+class FinalInterrupted(Exception):
+  """A stop was requested during final training; its state at `step` is saved."""
+
+  def __init__(self, step: int, epoch: int):
+    super().__init__(f"final training stopped at step {step} (epoch {epoch + 1})")
+    self.step, self.epoch = step, epoch
+
+
+class _Checkpointing(tf.keras.callbacks.Callback):
+  """Saves every `every` steps and at each epoch's end; on a stop request saves
+  and ends the training at the step boundary."""
+
+  def __init__(self, manager: tf.train.CheckpointManager, every: int,
+               stop_requested: Callable[[], bool]):
+    super().__init__()
+    self.manager, self.every, self.stop_requested = manager, every, stop_requested
+    self.stopped_at = None
+
+  def _save(self) -> int:
+    step = int(self.model.optimizer.iterations.numpy())
+    if self.manager.latest_checkpoint != self._path(step):
+      self.manager.save(checkpoint_number=step)
+    return step
+
+  def _path(self, step: int) -> str:
+    return f"{self.manager._checkpoint_prefix}-{step}"  # pylint: disable=protected-access
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.model.optimizer.iterations.numpy())
+    if self.stop_requested():
+      self.stopped_at = self._save()
+      self.model.stop_training = True
+    elif self.every and step % self.every == 0:
+      self._save()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._save()
+
+
 def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
                        strategy: tf.distribute.Strategy, batch_size: int,
                        epochs: int, learning_rate: float, logdir: str = None,
-                       verbose: int = 2):
-  """Returns the trained model and its FinalResult (test split evaluated once)."""
+                       verbose: int = 2, checkpoint_dir: Optional[str] = None,
+                       save_steps: int = 0,
+                       stop_requested: Callable[[], bool] = lambda: False):
+  """Returns the trained model and its FinalResult (test split evaluated once).
+
+  With `checkpoint_dir`, continues from its last checkpoint and raises
+  FinalInterrupted (state saved) once `stop_requested()`.
+  """
   steps_per_epoch = max(1, source.splits.num_train // batch_size)
   with strategy.scope():
     model = geno.build(space, source.input_shape, source.spec.num_classes)
     compile_model(model, learning_rate, steps_per_epoch * max(1, epochs))
-  train = source.distributed(strategy, "train", batch_size, training=True)
+    model.optimizer.build(model.trainable_variables)
   callbacks = [tf.keras.callbacks.TensorBoard(logdir, update_freq="epoch")
                ] if logdir else []
+  done = 0
+  if checkpoint_dir:
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model, optimizer=model.optimizer), checkpoint_dir,
+        max_to_keep=2)
+    if manager.latest_checkpoint:
+      manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+      done = int(model.optimizer.iterations.numpy())
+    saver = _Checkpointing(manager, save_steps, stop_requested)
+    callbacks.append(saver)
   start = time.time()
   history = {}
-  if epochs:
-    history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose).history
+  total = epochs * steps_per_epoch
+  while done < total:
+    # One fit per stretch that starts at an epoch's step `first`: Keras counts
+    # epochs, the data stream continues where the last stretch ended.
+    epoch, first = divmod(done, steps_per_epoch)
+    train = source.distributed(strategy, "train", batch_size, training=True,
+                               skip_batches=done)
+    fit = model.fit(train, initial_epoch=epoch, epochs=epoch + 1 if first else epochs,
+                    steps_per_epoch=steps_per_epoch - first, callbacks=callbacks,
+                    verbose=verbose)
+    history = fit.history or history
+    done = int(model.optimizer.iterations.numpy())
+    if checkpoint_dir and saver.stopped_at is not None:
+      raise FinalInterrupted(done, done // steps_per_epoch)
   seconds = time.time() - start
   test = source.distributed(strategy, "test", batch_size, training=False)
   loss, acc = model.evaluate(test, steps=math.ceil(source.splits.num_test / batch_size),

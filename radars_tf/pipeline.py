@@ -18,6 +18,7 @@ from radars_tf.errors import UserError
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
+FINAL_CHECKPOINTS = "final_checkpoints"
 
 
 def _jsonable(x):
@@ -137,6 +138,18 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   try:
     search = (make_search or search_methods.make_search)(ctx)
     outcome = search.run()
+    progress.note(f"search done in {outcome.search_seconds:.0f} s: "
+                  f"{', '.join(outcome.genotype.ops)}")
+    summaries.text(0, "genotype", "`" + "`, `".join(outcome.genotype.ops) + "`")
+    tf.keras.utils.set_random_seed(cfg.seed + 1)
+    progress.phase(f"final training: {cfg.final_epochs} epochs on "
+                   f"{source.splits.num_train} examples", cfg.final_epochs)
+    model, final = final_training.train_and_evaluate(
+        outcome.genotype, space, source, strategy, cfg.batch_size, cfg.final_epochs,
+        cfg.final_lr, os.path.join(out_dir, "logs", "final"),
+        verbose=0 if quiet else progress.verbose,
+        checkpoint_dir=os.path.join(out_dir, FINAL_CHECKPOINTS),
+        save_steps=cfg.final_save_steps, stop_requested=lambda: bool(stop))
   except Interrupted:
     # The state saved after the last finished unit stands: a resumed run redoes
     # the interrupted unit from there, as after a SIGKILL.
@@ -144,20 +157,14 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
           f"{search.state.units} is saved in {out_dir}; run the same command to "
           "resume", file=sys.stderr)
     return 128 + stop[0]
+  except final_training.FinalInterrupted as e:
+    print(f"interrupted by signal {stop[0]}: {e}, saved in "
+          f"{os.path.join(out_dir, FINAL_CHECKPOINTS)}; run the same command to "
+          "resume", file=sys.stderr)
+    return 128 + stop[0]
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
-  progress.note(f"search done in {outcome.search_seconds:.0f} s: "
-                f"{', '.join(outcome.genotype.ops)}")
-  summaries.text(0, "genotype", "`" + "`, `".join(outcome.genotype.ops) + "`")
-
-  tf.keras.utils.set_random_seed(cfg.seed + 1)
-  progress.phase(f"final training: {cfg.final_epochs} epochs on "
-                 f"{source.splits.num_train} examples", cfg.final_epochs)
-  model, final = final_training.train_and_evaluate(
-      outcome.genotype, space, source, strategy, cfg.batch_size, cfg.final_epochs,
-      cfg.final_lr, os.path.join(out_dir, "logs", "final"),
-      verbose=0 if quiet else progress.verbose)
   summaries.scalars(0, {"final/test_accuracy": final.test_accuracy})
   summaries.flush()
   exports = final_training.export(model, out_dir)

@@ -79,6 +79,9 @@ HELP = {
                           "(the first unit always completes); 0 for none.",
     "final_epochs": "Epochs of final training on the full train split.",
     "final_lr": "Learning rate of final training (cosine decayed).",
+    "final_save_steps": "Final training checkpoints every this many steps (and at "
+                        "every epoch's end); a restarted run continues from the "
+                        "last. 0: at epoch ends only.",
     "strategy": f"tf.distribute strategy: {', '.join(STRATEGIES)}.",
     "tpu": "TPU name or grpc:// address for --strategy=tpu.",
     "overwrite": "Replace a finished or different run in --model_dir (the old one is "
@@ -122,10 +125,10 @@ def main(argv, methods=METHODS, make_search=None):
     print(f"error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
     return 2
   logging.set_verbosity(logging.ERROR)
-  from radars_tf import pipeline  # pylint: disable=import-outside-toplevel
   from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
-    cfg = config_from_flags(methods)
+    cfg = config_from_flags(methods)   # a bad value costs no TensorFlow import
+    from radars_tf import pipeline  # pylint: disable=import-outside-toplevel
     return pipeline.run(cfg, quiet=FLAGS.quiet, make_search=make_search)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)

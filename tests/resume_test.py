@@ -11,6 +11,7 @@ import time
 from absl.testing import absltest
 import tensorflow as tf
 
+from radars_tf import network  # pylint: disable=unused-import  (registers the layers of model.keras)
 from radars_tf.datasets import fashion_mnist_debian
 from tests import cli
 
@@ -61,6 +62,11 @@ def results(model_dir):
     return json.load(f)
 
 
+def weights(model_dir):
+  return tf.keras.models.load_model(os.path.join(model_dir, "model.keras")
+                                    ).get_weights()
+
+
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
                      "Debian's dataset-fashion-mnist is not installed")
 class ResumeTest(absltest.TestCase):
@@ -90,8 +96,7 @@ class ResumeTest(absltest.TestCase):
     self.assertTrue(wait_for_units(proc, model_dir, 1), "no checkpoint in time")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
-    if proc.returncode == 0:
-      self.skipTest("the run finished before SIGTERM arrived")
+    # Final training stops on SIGTERM too: no point of the run ends with 0.
     self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
     self.assertIn("interrupted by signal", err)
     self.assertNotIn("Traceback", err)
@@ -102,6 +107,37 @@ class ResumeTest(absltest.TestCase):
     self.assertNotEmpty(reader.get_variable_to_shape_map())
     code, _, err = finish(model_dir)      # and it resumes to the end
     self.assertEqual(code, 0, err)
+
+  def test_final_training_resumes_to_the_same_weights(self):
+    """SIGKILL and SIGTERM during final training; each restarted run ends with
+    the weights of an uninterrupted one."""
+    final = ("--final_epochs=20", "--final_save_steps=20")
+    reference = os.path.join(self.tmp, "final_reference")
+    code, _, err = finish(reference, *final)
+    self.assertEqual(code, 0, err)
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+      model_dir = os.path.join(self.tmp, f"final_{sig}")
+      proc = start(model_dir, *final)
+      marker = os.path.join(model_dir, "final_checkpoints", "checkpoint")
+      deadline = time.time() + 300
+      while proc.poll() is None and not os.path.exists(marker):
+        self.assertLess(time.time(), deadline, "no final checkpoint in time")
+        time.sleep(0.05)
+      proc.send_signal(sig)
+      _, err = proc.communicate(timeout=300)
+      self.assertEqual(proc.returncode, -sig if sig == signal.SIGKILL else 128 + sig,
+                       err)
+      if sig == signal.SIGTERM:
+        self.assertRegex(err, r"interrupted by signal 15: final training stopped "
+                              r"at step \d+ .*run the same command to resume")
+        self.assertNotIn("Traceback", err)
+      self.assertFalse(os.path.exists(os.path.join(model_dir, "results.json")))
+      code, _, err = finish(model_dir, *final)
+      self.assertEqual(code, 0, err)
+      self.assertEqual(results(reference)["test_accuracy"],
+                       results(model_dir)["test_accuracy"])
+      for a, b in zip(weights(reference), weights(model_dir)):
+        self.assertTrue((a == b).all(), f"weights differ after {sig!r}")
 
   def test_corrupt_checkpoint_is_refused(self):
     model_dir = os.path.join(self.tmp, "corrupt")
