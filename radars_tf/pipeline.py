@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from radars_tf import model_dir_lock
 from radars_tf.checkpointing import SearchCheckpoints, write_json_atomic
 from radars_tf.config import RunConfig
 from radars_tf.errors import UserError
@@ -50,6 +51,8 @@ def prepare_model_dir(cfg: RunConfig) -> None:
              else "a finished run")
       raise UserError(f"--model_dir {d} holds {why}; pass --overwrite to move it "
                       "aside, or choose another --model_dir")
+    if cfg.overwrite and model_dir_lock.held_by_other(d):
+      model_dir_lock.acquire(d)     # refuses, naming the holder
     if cfg.overwrite:
       aside = f"{d.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
       shutil.move(d, aside)
@@ -113,6 +116,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   space = search_space.load(cfg.space)
   chief = distribution.is_chief(strategy)
   out_dir = cfg.model_dir if chief else tempfile.mkdtemp(prefix="radars_worker_")
+  model_dir_lock.acquire(out_dir)
   if not chief:
     print(f"this worker writes its artefacts to {out_dir}", flush=True)
   with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
