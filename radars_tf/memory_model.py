@@ -53,6 +53,15 @@ def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
                for l in space.layers(input_shape[0]))
 
 
+def shortcut_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
+                   ) -> Tuple[ops.OpCost, ...]:
+  """OpCost of every layer's shortcut (all zero outside residual spaces, and
+  where the shortcut is the identity)."""
+  return tuple(ops.op_cost(ops.SHORTCUT, l.hw, l.cin, l.cout, l.stride)
+               if space.residual else ops.OpCost(0, 0, 0, 0, False)
+               for l in space.layers(input_shape[0]))
+
+
 def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
   """[layers, candidates] MACs, normalized so that the most expensive architecture
   costs 1 (the cost term of the alpha loss and of the reward)."""
@@ -87,12 +96,13 @@ def activation_elems(space: SearchSpace, subspace: Subspace,
   kept = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).saved_elems
   transient = 0
   costs = layer_costs(space, tuple(input_shape))
+  shortcuts = shortcut_costs(space, tuple(input_shape))
   for layer, alive in zip(space.layers(hw), subspace.alive):
     in_elems = layer.hw * layer.hw * layer.cin
-    op_costs = [costs[layer.index][i] for i in alive]
+    op_costs = [costs[layer.index][i] for i in alive] + [shortcuts[layer.index]]
     kept += sum(c.saved_elems for c in op_costs)
     kept += in_elems if any(c.input_needed for c in op_costs) else 0
-    transient = max(transient, len(alive) * in_elems)
+    transient = max(transient, (len(alive) + int(space.residual)) * in_elems)
   return kept + transient
 
 
@@ -105,9 +115,10 @@ def estimate(space: SearchSpace, subspace: Subspace,
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   params, trainable = stem.params, stem.trainable
   costs = layer_costs(space, tuple(input_shape))
-  for layer_costs_, alive in zip(costs, subspace.alive):
-    params += sum(layer_costs_[i].params for i in alive)
-    trainable += sum(layer_costs_[i].trainable for i in alive)
+  for layer_costs_, alive, around in zip(costs, subspace.alive,
+                                         shortcut_costs(space, tuple(input_shape))):
+    params += sum(layer_costs_[i].params for i in alive) + around.params
+    trainable += sum(layer_costs_[i].trainable for i in alive) + around.trainable
   head_params, _ = network.head_cost(space.stages[-1].channels, num_classes)
   params += head_params
   trainable += head_params
@@ -126,6 +137,8 @@ def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],
   network: stem, the chosen ops, head."""
   hw, cin = input_shape[0], input_shape[2]
   macs = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).macs
-  for layer, spec in zip(space.layers(hw), op_specs):
+  for layer, spec, around in zip(space.layers(hw), op_specs,
+                                 shortcut_costs(space, tuple(input_shape))):
     macs += ops.op_cost(spec, layer.hw, layer.cin, layer.cout, layer.stride).macs
+    macs += around.macs
   return macs + network.head_cost(space.stages[-1].channels, num_classes)[1]

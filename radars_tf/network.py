@@ -1,11 +1,11 @@
 """The fixed parts every network shares: stem and classifier head, and the
 standalone (one op per layer) Keras model a genotype builds for retraining."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from radars_tf import ops
-from radars_tf.search_space import SearchSpace
+from radars_tf.search_space import LayerSpec, SearchSpace
 
 
 def stem(space: SearchSpace, input_channels: int) -> ops.OpLayer:
@@ -31,6 +31,13 @@ class Head(tf.keras.layers.Layer):
 tf.keras.saving.register_keras_serializable(package="radars_tf")(Head)
 
 
+def shortcut(layer: LayerSpec, name: str) -> Optional[ops.OpLayer]:
+  """A residual layer's shortcut, or None where it is the identity."""
+  if not ops.op_program(ops.SHORTCUT, layer.cin, layer.cout, layer.stride).prims:
+    return None
+  return ops.OpLayer(ops.SHORTCUT, layer.cin, layer.cout, layer.stride, name=name)
+
+
 def head_cost(cin: int, num_classes: int) -> Tuple[int, int]:
   """(parameters, MACs) of the head per example."""
   return cin * num_classes + num_classes, cin * num_classes
@@ -46,7 +53,14 @@ def standalone_model(space: SearchSpace, op_specs: Sequence[str],
   inputs = tf.keras.Input(input_shape)
   x = stem(space, input_shape[2])(inputs)
   for layer, spec in zip(layers, op_specs):
-    x = ops.OpLayer(spec, layer.cin, layer.cout, layer.stride,
-                    name=f"layer{layer.index}_{spec}")(x)
+    op = ops.OpLayer(spec, layer.cin, layer.cout, layer.stride, space.residual,
+                     name=f"layer{layer.index}_{spec}")
+    if not space.residual:
+      x = op(x)
+      continue
+    around = shortcut(layer, f"layer{layer.index}_shortcut")
+    short = around(x) if around else x
+    x = short if op.identity else tf.keras.layers.Add(
+        name=f"layer{layer.index}_add")([short, op(x)])
   outputs = Head(num_classes, name="head")(x)
   return tf.keras.Model(inputs, outputs, name=name)

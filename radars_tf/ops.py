@@ -94,18 +94,23 @@ REGISTRY: Dict[str, Tuple[str, Callable]] = {
 
 def check_spec(spec: str) -> str:
   """Returns `spec` if the registry knows it as a candidate, else raises UserError."""
-  if spec == STEM:
-    raise UserError(f"'{STEM}' is the network's stem, not a candidate op")
+  if spec in (STEM, SHORTCUT):
+    raise UserError(f"'{spec}' is a fixed part of the network, not a candidate op")
   op_program(spec, 8, 8, 1)
   return spec
 
 
 STEM = "stem"   # conv3x3 + BN + ReLU on the image: the fixed first layer
+# Residual spaces: a layer's own path around its op, the same whichever op is
+# chosen: the identity, or a strided 1x1 conv + BN where the shape changes.
+SHORTCUT = "shortcut"
 
 
 def op_program(spec: str, cin: int, cout: int, stride: int) -> OpProgram:
   if spec == STEM:
     return OpProgram((Prim("conv", 3, stride, filters=cout), Prim("bn"), Prim("relu")))
+  if spec == SHORTCUT:
+    return OpProgram(() if stride == 1 and cin == cout else _conv1x1(cout, stride))
   for pattern, build in REGISTRY.values():
     m = re.fullmatch(pattern, spec)
     if m:
@@ -176,7 +181,8 @@ def op_cost(spec: str, hw: int, cin: int, cout: int, stride: int) -> OpCost:
   return program_cost(op_program(spec, cin, cout, stride), hw, cin)
 
 
-def _make_layer(p: Prim, name: str) -> tf.keras.layers.Layer:
+def _make_layer(p: Prim, name: str, zero_gamma: bool = False
+                ) -> tf.keras.layers.Layer:
   if p.kind == "conv":
     return tf.keras.layers.Conv2D(p.filters, p.kernel, p.stride, padding="same",
                                   dilation_rate=p.dilation, use_bias=False, name=name)
@@ -185,7 +191,9 @@ def _make_layer(p: Prim, name: str) -> tf.keras.layers.Layer:
                                            dilation_rate=p.dilation, use_bias=False,
                                            name=name)
   if p.kind == "bn":
-    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return tf.keras.layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, name=name,
+        gamma_initializer="zeros" if zero_gamma else "ones")
   if p.kind == "relu":
     return tf.keras.layers.ReLU(name=name)
   if p.kind == "relu6":
@@ -235,22 +243,38 @@ class Zero(tf.keras.layers.Layer):
 
 @tf.keras.saving.register_keras_serializable(package="radars_tf")
 class OpLayer(tf.keras.layers.Layer):
-  """A candidate op as a Keras layer, built from its spec string."""
+  """A candidate op as a Keras layer, built from its spec string.
 
-  def __init__(self, spec: str, cin: int, cout: int, stride: int, **kwargs):
+  `branch`: the op is the residual branch beside a layer's SHORTCUT (residual
+  spaces): no residual of its own, and its last BN starts at zero scale, so that
+  every path of a supernet starts as the same network of shortcuts (Goyal et al.
+  2017); measured, this is what lets shared weights learn (README).
+  """
+
+  def __init__(self, spec: str, cin: int, cout: int, stride: int,
+               branch: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.spec, self.cin, self.cout, self.stride = spec, cin, cout, stride
+    self.branch = branch
     self.program = op_program(spec, cin, cout, stride)
+    last = len(self.program.prims) - 1
     self.steps: List[tf.keras.layers.Layer] = [
-        _make_layer(p, f"{p.kind}{i}") for i, p in enumerate(self.program.prims)]
+        _make_layer(p, f"{p.kind}{i}", branch and i == last)
+        for i, p in enumerate(self.program.prims)]
+
+  @property
+  def identity(self) -> bool:
+    """The op passes its input through (skip at an unchanged shape): as a branch,
+    it adds nothing to the shortcut."""
+    return not self.program.prims
 
   def call(self, x, training=None):
     y = x
     for layer in self.steps:
       y = layer(y, training=training) if isinstance(
           layer, tf.keras.layers.BatchNormalization) else layer(y)
-    return x + y if self.program.residual else y
+    return x + y if self.program.residual and not self.branch else y
 
   def get_config(self):
     return dict(super().get_config(), spec=self.spec, cin=self.cin, cout=self.cout,
-                stride=self.stride)
+                stride=self.stride, branch=self.branch)

@@ -53,6 +53,9 @@ class SearchSpace:
   stem_channels: int
   stages: Tuple[Stage, ...]
   ops: Tuple[str, ...]
+  # Each layer outputs its shortcut plus its op (ops.SHORTCUT, OpLayer `branch`);
+  # else the op alone.
+  residual: bool = False
 
   def __post_init__(self):
     _check(self)
@@ -76,7 +79,7 @@ class SearchSpace:
 
   def to_dict(self) -> dict:
     return {"name": self.name, "stem_channels": self.stem_channels,
-            "ops": list(self.ops),
+            "ops": list(self.ops), "residual": self.residual,
             "stages": [{k: (list(v) if isinstance(v, tuple) else v)
                         for k, v in dataclasses.asdict(s).items() if v is not None}
                        for s in self.stages]}
@@ -87,7 +90,11 @@ class SearchSpace:
       stages = tuple(Stage(int(s["channels"]), int(s["stride"]), int(s["layers"]),
                            tuple(s["ops"]) if s.get("ops") else None)
                      for s in d["stages"])
-      return cls(str(d["name"]), int(d["stem_channels"]), stages, tuple(d["ops"]))
+      residual = d.get("residual", False)
+      if not isinstance(residual, bool):
+        raise TypeError(f"residual must be true or false, got {residual!r}")
+      return cls(str(d["name"]), int(d["stem_channels"]), stages, tuple(d["ops"]),
+                 residual)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
       raise UserError(f"malformed search space: {type(e).__name__} {e}") from e
 
@@ -116,14 +123,14 @@ def _check(space: SearchSpace) -> None:
 PRESETS = {
     "large": SearchSpace("large", 16, (
         Stage(24, 2, 2), Stage(32, 1, 4), Stage(64, 2, 4), Stage(96, 1, 2),
-        Stage(128, 2, 2)), LARGE_OPS),
+        Stage(128, 2, 2)), LARGE_OPS, residual=True),
     "xlarge": SearchSpace("xlarge", 16, (
         Stage(24, 2, 2), Stage(32, 1, 4), Stage(64, 2, 4), Stage(96, 1, 2),
-        Stage(128, 2, 2)), XLARGE_OPS),
+        Stage(128, 2, 2)), XLARGE_OPS, residual=True),
     "darts": SearchSpace("darts", 16, (
         Stage(16, 1, 2), Stage(32, 2, 3), Stage(64, 2, 3)), DARTS_OPS),
     "tiny": SearchSpace("tiny", 8, (Stage(8, 1, 1), Stage(16, 2, 2)),
-                        ("conv_k3", "sepconv_k3", "maxpool_k3", "skip")),
+                        ("conv_k3", "sepconv_k3", "maxpool_k3", "skip"), residual=True),
 }
 
 

@@ -56,11 +56,14 @@ class SinglePathTrainer:
       self._updates = weakref.WeakKeyDictionary()
 
   def _groups(self, path: Sequence[int]):
-    """(layer, its trainable variables) of the stem, the path's ops and the head;
-    the forward pass has already refused a pruned candidate."""
+    """(layer, its trainable variables) of the stem, the path's ops, the
+    shortcuts and the head; the forward pass has already refused a pruned
+    candidate."""
     net = self.net
     layers = ([net.stem] + [layer.candidate_ops[str(int(c))]
-                            for layer, c in zip(net.searchable, path)] + [net.head])
+                            for layer, c in zip(net.searchable, path)]
+              + [layer.shortcut for layer in net.searchable if layer.shortcut]
+              + [net.head])
     return [(layer, layer.trainable_variables) for layer in layers]
 
   def _update(self, layer):

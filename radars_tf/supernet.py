@@ -39,13 +39,16 @@ def compiled_call(layer: tf.keras.layers.Layer, x, training, enabled: bool = Tru
 class MixedLayer(tf.keras.layers.Layer):
   """One searchable layer: its alive candidate ops, keyed by candidate index."""
 
-  def __init__(self, spec: LayerSpec, alive: Sequence[int], **kwargs):
+  def __init__(self, spec: LayerSpec, alive: Sequence[int], residual: bool,
+               **kwargs):
     super().__init__(**kwargs)
-    self.spec = spec
+    self.spec, self.residual = spec, residual
     self.candidate_ops: Dict[str, ops.OpLayer] = {
         str(i): ops.OpLayer(spec.candidates[i], spec.cin, spec.cout, spec.stride,
-                            name=f"c{i}_{spec.candidates[i]}")
+                            residual, name=f"c{i}_{spec.candidates[i]}")
         for i in alive}
+    # Residual spaces: one shortcut every candidate shares (None: identity).
+    self.shortcut = network.shortcut(spec, "shortcut") if residual else None
 
   @property
   def alive(self) -> Tuple[int, ...]:
@@ -54,16 +57,31 @@ class MixedLayer(tf.keras.layers.Layer):
   def prune(self, index: int) -> None:
     del self.candidate_ops[str(index)]
 
+  def _around(self, x, training, compile_op: bool = False):
+    return (compiled_call(self.shortcut, x, training, compile_op)
+            if self.shortcut else x)
+
   def mixed(self, x, weights, training):
-    """Sum of alive ops weighted by `weights` ([candidates] vector)."""
-    return tf.add_n([weights[i] * self.candidate_ops[str(i)](x, training=training)
-                     for i in self.alive])
+    """Sum of alive ops weighted by `weights` ([candidates] vector); in a
+    residual space added to the shortcut (an identity op adds nothing)."""
+    terms = [weights[i] * self.candidate_ops[str(i)](x, training=training)
+             for i in self.alive
+             if not (self.residual and self.candidate_ops[str(i)].identity)]
+    if not self.residual:
+      return tf.add_n(terms)
+    return tf.add_n([self._around(x, training)] + terms)
 
   def single(self, x, choice: int, training, compile_op: bool = False):
-    """The output of the alive op `choice` alone (see `compiled_call`)."""
+    """The output of the alive op `choice` (see `compiled_call`), in a residual
+    space added to the shortcut."""
     if str(choice) not in self.candidate_ops:
       raise ValueError(f"candidate {choice} of {self.name} is pruned")
-    return compiled_call(self.candidate_ops[str(choice)], x, training, compile_op)
+    op = self.candidate_ops[str(choice)]
+    if not self.residual:
+      return compiled_call(op, x, training, compile_op)
+    around = self._around(x, training, compile_op)
+    return around if op.identity else around + compiled_call(op, x, training,
+                                                             compile_op)
 
 
 class Supernet(tf.keras.Model):
@@ -76,7 +94,7 @@ class Supernet(tf.keras.Model):
     self.image_shape = tuple(input_shape)
     self.num_classes = num_classes
     self.stem = network.stem(space, input_shape[2])
-    self.searchable = [MixedLayer(spec, subspace.alive[spec.index],
+    self.searchable = [MixedLayer(spec, subspace.alive[spec.index], space.residual,
                                   name=f"layer{spec.index}")
                        for spec in space.layers(input_shape[0])]
     self.head = network.Head(num_classes, name="head")

@@ -46,9 +46,12 @@ class SinglePathTest(tf.test.TestCase, parameterized.TestCase):
     net, trainer, it = self._trainer(compiled=compiled)
     before = _snapshot(net)
     path = [1, 2, 0]
-    trainer.train_path(it, path)
+    for _ in range(2):    # branches start at zero scale: the first step moves it
+      trainer.train_path(it, path)
     on_path = {v.ref() for l, c in zip(net.searchable, path)
                for v in l.candidate_ops[str(c)].trainable_variables}
+    on_path |= {v.ref() for l in net.searchable if l.shortcut
+                for v in l.shortcut.trainable_variables}
     for layer in net.searchable:
       for v in layer.trainable_variables:
         moved = not np.array_equal(v.numpy(), before[v.ref()])

@@ -1,5 +1,6 @@
 """Supernet: mixed and single_path modes over shared weights, pruning keeps the
 survivors' weights, alphas stay apart from the weights."""
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
@@ -11,7 +12,7 @@ from radars_tf.supernet import Supernet
 SHAPE = (12, 12, 1)
 
 
-class SupernetTest(tf.test.TestCase):
+class SupernetTest(tf.test.TestCase, parameterized.TestCase):
 
   def setUp(self):
     super().setUp()
@@ -33,19 +34,36 @@ class SupernetTest(tf.test.TestCase):
     single = self.net(self.x, path=choices)
     self.assertAllClose(mixed, single, atol=1e-5)
 
-  def test_single_path_matches_standalone_model_with_same_weights(self):
-    choices = [1, 2, 0]
+  @parameterized.parameters(([1, 2, 0],), ([3, 0, 3],), ([0, 1, 2],))
+  def test_single_path_matches_standalone_model_with_same_weights(self, choices):
+    for v in self.net.variables:     # branches start at zero: give them weights
+      v.assign(tf.random.uniform(v.shape, 0.5, 1.5))
     geno = genotype_lib.from_choices(self.space, choices)
     model = geno.build(self.space, SHAPE, 10)
-    src = ([self.net.stem] + [l.candidate_ops[str(c)]
-                              for l, c in zip(self.net.searchable, choices)]
-           + [self.net.head])
+    src = {"stem": self.net.stem, "head": self.net.head}
+    for i, (l, c) in enumerate(zip(self.net.searchable, choices)):
+      src[f"layer{i}_{self.space.candidates()[i][c]}"] = l.candidate_ops[str(c)]
+      src[f"layer{i}_shortcut"] = l.shortcut
     dst = [l for l in model.layers if l.weights]
-    self.assertLen(dst, len(src))
-    for s, d in zip(src, dst):
-      d.set_weights(s.get_weights())
+    self.assertNotEmpty(dst)
+    for d in dst:
+      d.set_weights(src[d.name].get_weights())
     self.assertAllClose(model(self.x), self.net(self.x, path=choices),
-                        atol=1e-5)
+                        atol=1e-4)
+
+  def test_residual_paths_start_as_one_network(self):
+    """Every op branch that ends in BN starts at zero: such paths compute the same
+    function, the shortcuts' (what lets shared weights learn across paths).
+    Pooling branches (2) have no BN and start as pool(x)."""
+    first = self.net(self.x, training=True, path=[0, 0, 0])
+    for path in ([1, 0, 3], [3, 3, 3], [0, 1, 1]):
+      self.assertAllClose(first, self.net(self.x, training=True, path=path),
+                          atol=1e-6)
+    plain = ss.SearchSpace("plain", 8, self.space.stages, self.space.ops)
+    net = Supernet(plain, ss.Subspace.full(plain), SHAPE, 10)
+    self.assertNotAllClose(net(self.x, training=True, path=[0, 0, 0]),
+                           net(self.x, training=True, path=[1, 0, 3]))
+    self.assertNotAllClose(first, self.net(self.x, training=True, path=[2, 0, 0]))
 
   def test_prune_keeps_survivors(self):
     before = {id(v): v.numpy() for v in self.net.variables}

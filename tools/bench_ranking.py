@@ -47,7 +47,9 @@ FLAGS = flags.FLAGS
 
 
 def protocol() -> dict:
-  return {"space": FLAGS.space, "archs": FLAGS.archs, "arch_seed": FLAGS.arch_seed,
+  from radars_tf import search_space as ss  # pylint: disable=import-outside-toplevel
+  return {"space": ss.load(FLAGS.space).to_dict(), "archs": FLAGS.archs,
+          "arch_seed": FLAGS.arch_seed,
           "gt_steps": FLAGS.gt_steps, "gt_lr": FLAGS.gt_lr,
           "batch_size": FLAGS.batch_size, "val_examples": FLAGS.val_examples,
           "dataset": "fashion_mnist"}
