@@ -81,10 +81,9 @@ def check_batch(global_batch: int, strategy: tf.distribute.Strategy) -> int:
 
 
 def is_chief(strategy: Optional[tf.distribute.Strategy]) -> bool:
-  """Only the chief writes final checkpoints, logs and exports."""
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not getattr(resolver, "task_type", None):
+  """Only the chief writes final checkpoints, logs and exports: the strategy's own
+  answer (`should_checkpoint`: the chief, or worker 0 without a chief; always
+  true off a cluster)."""
+  if strategy is None:
     return True
-  return resolver.task_type == "chief" or (
-      resolver.task_type == "worker" and resolver.task_id == 0
-      and "chief" not in resolver.cluster_spec().as_dict())
+  return bool(strategy.extended.should_checkpoint)

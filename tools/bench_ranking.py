@@ -126,7 +126,10 @@ def main(argv):
            f"{','.join(FLAGS.gt_seeds)}; scored on {n_val * batch} validation examples",
            f"accuracy across architectures: mean {truth.mean():.4f}, sd "
            f"{truth.std(ddof=1):.4f}, range {truth.min():.4f}-{truth.max():.4f}; "
-           f"across training seeds: sd {seed_sd:.4f}", "",
+           f"across training seeds: sd {seed_sd:.4f}"
+           + (f"; Kendall tau between the first two seeds' rankings "
+              f"{kendall_spearman(acc[:, 0], acc[:, 1])[0]:.2f}"
+              if acc.shape[1] > 1 else ""), "",
            "| proxy | Kendall tau | Spearman rho | seconds |", "|---|---|---|---|"]
   if FLAGS.ground_truth_only:
     print("\n".join(lines[:2]))
