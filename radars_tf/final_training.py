@@ -53,26 +53,24 @@ class _Checkpointing(tf.keras.callbacks.Callback):
   and ends the training at the step boundary."""
 
   def __init__(self, manager: tf.train.CheckpointManager, every: int,
-               stop_requested: Callable[[], bool]):
+               stop_requested: Callable[[], bool], saved_step: Optional[int]):
     super().__init__()
     self.manager, self.every, self.stop_requested = manager, every, stop_requested
+    self.saved_step = saved_step    # the step of the newest checkpoint
     self.stopped_at = None
 
   def _save(self) -> int:
     step = int(self.model.optimizer.iterations.numpy())
-    if self.manager.latest_checkpoint != self._path(step):
+    if step != self.saved_step:
       self.manager.save(checkpoint_number=step)
+      self.saved_step = step
     return step
 
-  def _path(self, step: int) -> str:
-    return f"{self.manager._checkpoint_prefix}-{step}"  # pylint: disable=protected-access
-
   def on_train_batch_end(self, batch, logs=None):
-    step = int(self.model.optimizer.iterations.numpy())
     if self.stop_requested():
       self.stopped_at = self._save()
       self.model.stop_training = True
-    elif self.every and step % self.every == 0:
+    elif self.every and int(self.model.optimizer.iterations.numpy()) % self.every == 0:
       self._save()
 
   def on_epoch_end(self, epoch, logs=None):
@@ -105,7 +103,8 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
     if manager.latest_checkpoint:
       manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
       done = int(model.optimizer.iterations.numpy())
-    saver = _Checkpointing(manager, save_steps, stop_requested)
+    saver = _Checkpointing(manager, save_steps, stop_requested,
+                           done if manager.latest_checkpoint else None)
     callbacks.append(saver)
   start = time.time()
   history = {}

@@ -53,10 +53,11 @@ def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
                for l in space.layers(input_shape[0]))
 
 
+@functools.lru_cache(maxsize=32)
 def shortcut_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
                    ) -> Tuple[ops.OpCost, ...]:
   """OpCost of every layer's shortcut (all zero outside residual spaces, and
-  where the shortcut is the identity)."""
+  where the shortcut is the identity); cached like `layer_costs`."""
   return tuple(ops.op_cost(ops.SHORTCUT, l.hw, l.cin, l.cout, l.stride)
                if space.residual else ops.OpCost(0, 0, 0, 0, False)
                for l in space.layers(input_shape[0]))

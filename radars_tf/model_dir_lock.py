@@ -22,11 +22,8 @@ def acquire(model_dir: str) -> None:
   try:
     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
   except OSError:
-    f.seek(0)
-    holder = f.read().strip() or "another process"
     f.close()
-    raise UserError(f"--model_dir {model_dir} is in use by {holder}; wait for it "
-                    "to end, or choose another --model_dir") from None
+    _refuse(model_dir, path)
   f.seek(0)
   f.truncate()
   f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
@@ -34,18 +31,25 @@ def acquire(model_dir: str) -> None:
   _HELD[path] = f
 
 
-def held_by_other(model_dir: str) -> bool:
-  """True while another process holds the lock of `model_dir`."""
+def check_free(model_dir: str) -> None:
+  """Raises UserError naming the holder while another process holds the lock of
+  `model_dir`; takes nothing."""
   path = os.path.join(model_dir, LOCK_FILE)
   if path in _HELD or not os.path.exists(path):
-    return False
+    return
   with open(path) as f:
     try:
       fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-      return True
+      _refuse(model_dir, path)
     fcntl.flock(f, fcntl.LOCK_UN)
-  return False
+
+
+def _refuse(model_dir: str, path: str) -> None:
+  with open(path) as f:
+    holder = f.read().strip() or "another process"
+  raise UserError(f"--model_dir {model_dir} is in use by {holder}; wait for it "
+                  "to end, or choose another --model_dir")
 
 
 def release(model_dir: str) -> None:

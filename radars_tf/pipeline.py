@@ -51,9 +51,8 @@ def prepare_model_dir(cfg: RunConfig) -> None:
              else "a finished run")
       raise UserError(f"--model_dir {d} holds {why}; pass --overwrite to move it "
                       "aside, or choose another --model_dir")
-    if cfg.overwrite and model_dir_lock.held_by_other(d):
-      model_dir_lock.acquire(d)     # refuses, naming the holder
     if cfg.overwrite:
+      model_dir_lock.check_free(d)     # never move a live run's dir aside
       aside = f"{d.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
       shutil.move(d, aside)
       print(f"moved the earlier run in {d} to {aside}", file=sys.stderr)
