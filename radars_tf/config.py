@@ -4,13 +4,16 @@
 """
 import dataclasses
 import json
+import os
 from typing import Optional
 
+from radars_tf import known_genotypes
 from radars_tf.errors import UserError
 
 METHODS = ("radars", "dnas", "rl", "random")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 PATH_SAMPLING = ("uniform", "local")    # see path_sampler.py
+FINAL_AUGMENT = {"auto": None, "crop_flip": True, "none": False}
 
 
 def check_val_fraction(value: float) -> None:
@@ -46,6 +49,8 @@ class RunConfig:
   alpha_lr: float = 0.03
   gumbel: bool = False
   cost_weight: float = 0.0
+  target_mflops: float = 0.0        # cost_objective.py: TuNAS' absolute reward
+  cost_beta: float = 0.07
   converge_threshold: float = 0.9
   # Agent and pruning.
   rl_phases_max: int = 20
@@ -74,11 +79,16 @@ class RunConfig:
   final_epochs: int = 4
   final_lr: float = 0.05
   final_save_steps: int = 200
+  final_warmup_epochs: float = 0.0
+  label_smoothing: float = 0.0
+  final_augment: str = "auto"       # FINAL_AUGMENT
   # Scale-out.
   strategy: str = "default"
   tpu: str = ""
   # Behaviour of the run.
   overwrite: bool = False
+  # No search: retrain this genotype (a known_genotypes name or a JSON file).
+  genotype: str = ""
 
   def validate(self, methods=METHODS) -> "RunConfig":
     """Raises UserError with one clear line on the first bad value. `methods`: the
@@ -100,9 +110,9 @@ class RunConfig:
         raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
-                    "memory_headroom_mb", "cost_weight", "entropy_weight", "seed",
+                    "memory_headroom_mb", "cost_weight", "target_mflops", "cost_beta", "entropy_weight", "seed",
                     "max_search_seconds", "prune_confidence",
-                    "final_save_steps")
+                    "final_save_steps", "final_warmup_epochs")
     for name in non_negative:
       if getattr(self, name) < 0:
         raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
@@ -110,6 +120,18 @@ class RunConfig:
       if not 0.0 < getattr(self, name) <= 1.0:
         raise UserError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
     check_val_fraction(self.val_fraction)
+    if not 0.0 <= self.label_smoothing < 1.0:
+      raise UserError(f"--label_smoothing must be in [0, 1), got {self.label_smoothing}")
+    if self.final_augment not in FINAL_AUGMENT:
+      raise UserError(f"unknown --final_augment '{self.final_augment}'; choose one "
+                      f"of: {', '.join(FINAL_AUGMENT)}")
+    if self.final_warmup_epochs >= self.final_epochs:
+      raise UserError(f"--final_warmup_epochs ({self.final_warmup_epochs:g}) must be "
+                      f"below --final_epochs ({self.final_epochs})")
+    if self.genotype and not (self.genotype in known_genotypes.KNOWN
+                              or os.path.isfile(self.genotype)):
+      raise UserError(f"--genotype {self.genotype}: neither a known genotype "
+                      f"({', '.join(known_genotypes.KNOWN)}) nor a file")
     if self.path_sampling not in PATH_SAMPLING:
       raise UserError(f"unknown path sampling '{self.path_sampling}'; choose one "
                       f"of: {', '.join(PATH_SAMPLING)}")

@@ -160,7 +160,8 @@ class DataSource:
 
   def dataset(self, part: str, batch_size: int, training: bool,
               input_context: Optional[tf.distribute.InputContext] = None,
-              seed: Optional[int] = None, skip_batches: int = 0) -> tf.data.Dataset:
+              seed: Optional[int] = None, skip_batches: int = 0,
+              augment: Optional[bool] = None) -> tf.data.Dataset:
     """Batches of (normalized image, label) of one part.
 
     Args:
@@ -171,6 +172,8 @@ class DataSource:
       seed: the shuffle order (default: the run's seed).
       skip_batches: start after this many batches of the same stream (a resumed
         training sees the batches the interrupted one would have seen next).
+      augment: random crop (padded) and flip of training batches; None: the
+        dataset's default (DatasetSpec.augment).
     """
     seed = self.seed if seed is None else seed
     ds = self.builder.as_dataset(split=getattr(self.splits, part),
@@ -187,7 +190,7 @@ class DataSource:
     if training:
       ds = ds.shuffle(min(self.num_examples(part), 10000), seed=seed,
                       reshuffle_each_iteration=True).repeat()
-      if self.spec.augment:
+      if self.spec.augment if augment is None else augment:
         ds = ds.map(self._augment, num_parallel_calls=tf.data.AUTOTUNE)
     elif self.spec.resize_from:
       ds = ds.map(self._center_crop, num_parallel_calls=tf.data.AUTOTUNE)
@@ -199,11 +202,11 @@ class DataSource:
 
   def distributed(self, strategy: tf.distribute.Strategy, part: str,
                   global_batch_size: int, training: bool, seed: Optional[int] = None,
-                  skip_batches: int = 0):
+                  skip_batches: int = 0, augment: Optional[bool] = None):
     """The part as a distributed dataset with per-replica batches."""
     def fn(ctx):
       return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
-                          training, ctx, seed, skip_batches)
+                          training, ctx, seed, skip_batches, augment)
     return strategy.distribute_datasets_from_function(fn)
 
   def _decode(self, image, label):

@@ -25,7 +25,7 @@ class DnasPhase:
     with host.strategy.scope():
       self.alphas = alphas_lib.Alphas(net.space, seed=cfg.seed)
     self.hp = dnas_trainer.DnasHParams(w_lr=cfg.w_lr, alpha_lr=cfg.alpha_lr,
-                                       gumbel=cfg.gumbel, cost_weight=cfg.cost_weight)
+                                       gumbel=cfg.gumbel)
     self.trainer = None
     if host.state.dnas_rounds:          # resumed after a round: restore its slots
       self.make_trainer()
@@ -34,7 +34,8 @@ class DnasPhase:
     cfg = self.host.cfg
     self.trainer = dnas_trainer.DnasTrainer(
         self.net, self.alphas, self.host.strategy, self.host.state.batch_size,
-        self.hp, cfg.dnas_rounds * cfg.dnas_steps_per_round, self.host.cost)
+        self.hp, cfg.dnas_rounds * cfg.dnas_steps_per_round,
+        self.host.objective)
 
   def variables_to_save(self) -> Dict[str, tf.Module]:
     objects = {"alphas": self.alphas}

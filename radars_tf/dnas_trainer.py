@@ -4,12 +4,12 @@ tf.function and run per replica with `strategy.run`."""
 import dataclasses
 from typing import Dict, Optional
 
-import numpy as np
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import training
 from radars_tf.config import RunConfig
+from radars_tf.cost_objective import CostObjective
 from radars_tf.supernet import Supernet
 from radars_tf.training import count_correct, optimizer_for, per_example_loss
 
@@ -30,8 +30,6 @@ class DnasHParams:
   # argmax agree by the end of the search.
   tau_start: float = 5.0
   tau_end: float = 0.5
-  # Weight of the expected normalized cost in the alpha loss.
-  cost_weight: float = RunConfig.cost_weight
 
 
 def weight_optimizer(hp: DnasHParams, total_steps: int) -> tf.keras.optimizers.Optimizer:
@@ -60,12 +58,11 @@ class DnasTrainer:
   def __init__(self, supernet: Supernet, alphas: alphas_lib.Alphas,
                strategy: tf.distribute.Strategy, global_batch_size: int,
                hp: DnasHParams, total_steps: int,
-               cost_matrix: Optional[np.ndarray] = None):
+               objective: Optional[CostObjective] = None):
     self.net, self.alphas, self.strategy = supernet, alphas, strategy
     self.global_batch_size, self.hp, self.total_steps = (global_batch_size, hp,
                                                          total_steps)
-    self.cost_matrix = (np.zeros(alphas.logits.shape, np.float32)
-                        if cost_matrix is None else cost_matrix.astype(np.float32))
+    self.objective = objective if objective and objective.active else None
     self.w_opt = None
     with strategy.scope():
       self.a_opt = alpha_optimizer(hp)
@@ -100,9 +97,10 @@ class DnasTrainer:
       w = self._weights(tau)
       vlogits = self.net.mixed_forward(vx, w, True)
       v_per_ex = per_example_loss(vy, vlogits)
-      cost = tf.reduce_sum(w * self.cost_matrix)
-      a_loss = (tf.reduce_sum(v_per_ex) * scale + self.hp.cost_weight * cost
-                / self.strategy.num_replicas_in_sync)
+      a_loss = tf.reduce_sum(v_per_ex) * scale
+      if self.objective:                # replicas' alpha gradients are summed
+        a_loss += (self.objective.expected_penalty(w)
+                   / self.strategy.num_replicas_in_sync)
     self.a_opt.apply_gradients([(tape.gradient(a_loss, self.alphas.logits),
                                  self.alphas.logits)])
     val_correct = count_correct(vy, vlogits)

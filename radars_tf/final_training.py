@@ -31,12 +31,38 @@ class FinalResult:
   train_accuracy: float
 
 
-def compile_model(model: tf.keras.Model, learning_rate: float, total_steps: int):
-  schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate,
-                                                       max(1, total_steps))
+def learning_rate_schedule(learning_rate: float, total_steps: int,
+                           warmup_steps: int = 0):
+  """Linear warm-up from 0 over `warmup_steps`, then cosine decay to 0 by
+  `total_steps`."""
+  warmup_steps = min(warmup_steps, total_steps - 1)
+  if warmup_steps <= 0:
+    return tf.keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
+  return tf.keras.optimizers.schedules.CosineDecay(
+      0.0, total_steps - warmup_steps, warmup_target=learning_rate,
+      warmup_steps=warmup_steps)
+
+
+def smoothed_loss(num_classes: int, label_smoothing: float):
+  """Cross-entropy of integer labels against logits, with label smoothing (Keras
+  2's sparse loss has none)."""
+  if not label_smoothing:
+    return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+  def loss(labels, logits):
+    onehot = tf.one_hot(tf.reshape(tf.cast(labels, tf.int32), [-1]), num_classes)
+    return tf.keras.losses.categorical_crossentropy(
+        onehot, logits, from_logits=True, label_smoothing=label_smoothing)
+  return loss
+
+
+def compile_model(model: tf.keras.Model, learning_rate: float, total_steps: int,
+                  warmup_steps: int = 0, label_smoothing: float = 0.0):
   model.compile(
-      optimizer=training.sgd(schedule, nesterov=True, weight_decay=5e-4),
-      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      optimizer=training.sgd(learning_rate_schedule(learning_rate, total_steps,
+                                                    warmup_steps),
+                             nesterov=True, weight_decay=5e-4),
+      loss=smoothed_loss(model.output_shape[-1], label_smoothing),
       metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
@@ -82,8 +108,13 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
                        epochs: int, learning_rate: float, logdir: str = None,
                        verbose: int = 2, checkpoint_dir: Optional[str] = None,
                        save_steps: int = 0,
-                       stop_requested: Callable[[], bool] = lambda: False):
+                       stop_requested: Callable[[], bool] = lambda: False,
+                       warmup_epochs: float = 0.0, label_smoothing: float = 0.0,
+                       augment: Optional[bool] = None):
   """Returns the trained model and its FinalResult (test split evaluated once).
+
+  The learning rate warms up linearly over `warmup_epochs`, then decays (cosine);
+  `augment` (random crop, padded, and horizontal flip) defaults to the dataset's.
 
   With `checkpoint_dir`, continues from its last checkpoint and raises
   FinalInterrupted (state saved) once `stop_requested()`.
@@ -91,7 +122,8 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
   steps_per_epoch = max(1, source.splits.num_train // batch_size)
   with strategy.scope():
     model = geno.build(space, source.input_shape, source.spec.num_classes)
-    compile_model(model, learning_rate, steps_per_epoch * max(1, epochs))
+    compile_model(model, learning_rate, steps_per_epoch * max(1, epochs),
+                  int(round(warmup_epochs * steps_per_epoch)), label_smoothing)
     model.optimizer.build(model.trainable_variables)
   callbacks = [tf.keras.callbacks.TensorBoard(logdir, update_freq="epoch")
                ] if logdir else []
@@ -114,7 +146,7 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
     # epochs, the data stream continues where the last stretch ended.
     epoch, first = divmod(done, steps_per_epoch)
     train = source.distributed(strategy, "train", batch_size, training=True,
-                               skip_batches=done)
+                               skip_batches=done, augment=augment)
     fit = model.fit(train, initial_epoch=epoch, epochs=epoch + 1 if first else epochs,
                     steps_per_epoch=steps_per_epoch - first, callbacks=callbacks,
                     verbose=verbose)

@@ -5,12 +5,13 @@ a standalone Keras model for retraining from scratch.
 """
 import dataclasses
 import json
+import os
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from radars_tf import network
+from radars_tf import known_genotypes, network
 from radars_tf.errors import UserError
 from radars_tf.search_space import SearchSpace, Subspace
 
@@ -37,6 +38,21 @@ class Genotype:
     except (ValueError, KeyError, TypeError) as e:
       raise UserError(f"malformed genotype JSON: {e}") from e
 
+  def check(self, space: SearchSpace) -> "Genotype":
+    """Raises UserError unless every op is a candidate of its layer of `space`."""
+    cands = space.candidates()
+    if self.space != space.name or len(self.ops) != len(cands):
+      raise UserError(f"the genotype is of space {self.space} with {len(self.ops)} "
+                      f"layers, not of {space.name} ({len(cands)} layers)")
+    for layer, (op, c) in enumerate(zip(self.ops, cands)):
+      if op not in c:
+        raise UserError(f"the genotype's layer {layer} op {op} is not a candidate "
+                        f"of space {space.name}")
+    return self
+
+  def choices(self, space: SearchSpace) -> Tuple[int, ...]:
+    return tuple(c.index(op) for op, c in zip(self.ops, space.candidates()))
+
   def build(self, space: SearchSpace, input_shape, num_classes: int) -> tf.keras.Model:
     return network.standalone_model(space, self.ops, input_shape, num_classes,
                                      name="genotype")
@@ -62,3 +78,16 @@ def derive(space: SearchSpace, subspace: Subspace, probs: np.ndarray,
                      0.0 if tie_break is None else tie_break[layer, i])
     choices.append(max(usable, key=key))
   return from_choices(space, choices)
+
+
+def load(name_or_path: str, space: SearchSpace) -> Genotype:
+  """A known genotype by name (known_genotypes.KNOWN) or a genotype JSON file (as a
+  run writes it), checked against `space`."""
+  if name_or_path in known_genotypes.KNOWN:
+    name, ops = known_genotypes.KNOWN[name_or_path]
+    return Genotype(name, ops).check(space)
+  if not os.path.isfile(name_or_path):
+    raise UserError(f"--genotype {name_or_path}: neither a known genotype "
+                    f"({', '.join(known_genotypes.KNOWN)}) nor a file")
+  with open(name_or_path) as f:
+    return Genotype.from_json(f.read()).check(space)

@@ -63,12 +63,20 @@ def shortcut_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
                for l in space.layers(input_shape[0]))
 
 
-def cost_matrix(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
-  """[layers, candidates] MACs, normalized so that the most expensive architecture
-  costs 1 (the cost term of the alpha loss and of the reward)."""
-  m = candidate_matrix([[c.macs for c in row]
-                        for row in layer_costs(space, tuple(input_shape))], 0.0)
-  return (m / max(m.max(axis=1).sum(), 1.0)).astype(np.float32)
+def macs_matrix(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
+  """[layers, candidates] forward MACs per example of each candidate op."""
+  return candidate_matrix([[c.macs for c in row]
+                           for row in layer_costs(space, tuple(input_shape))], 0.0)
+
+
+def fixed_macs(space: SearchSpace, input_shape: Tuple[int, int, int],
+               num_classes: int) -> int:
+  """Forward MACs per example of what every architecture has: stem, shortcuts,
+  head."""
+  stem = ops.op_cost(ops.STEM, input_shape[0], input_shape[2], space.stem_channels,
+                     1).macs
+  return (stem + sum(c.macs for c in shortcut_costs(space, tuple(input_shape)))
+          + network.head_cost(space.stages[-1].channels, num_classes)[1])
 
 
 def op_memory(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
@@ -135,11 +143,7 @@ def estimate(space: SearchSpace, subspace: Subspace,
 def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],
                num_classes: int) -> int:
   """Forward multiply-accumulates per example of a standalone (one op per layer)
-  network: stem, the chosen ops, head."""
-  hw, cin = input_shape[0], input_shape[2]
-  macs = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).macs
-  for layer, spec, around in zip(space.layers(hw), op_specs,
-                                 shortcut_costs(space, tuple(input_shape))):
-    macs += ops.op_cost(spec, layer.hw, layer.cin, layer.cout, layer.stride).macs
-    macs += around.macs
-  return macs + network.head_cost(space.stages[-1].channels, num_classes)[1]
+  network: stem, the chosen ops, shortcuts, head."""
+  return fixed_macs(space, input_shape, num_classes) + sum(
+      ops.op_cost(spec, layer.hw, layer.cin, layer.cout, layer.stride).macs
+      for layer, spec in zip(space.layers(input_shape[0]), op_specs))

@@ -14,7 +14,7 @@ import numpy as np
 
 from radars_tf import model_dir_lock
 from radars_tf.checkpointing import SearchCheckpoints, write_json_atomic
-from radars_tf.config import RunConfig
+from radars_tf.config import FINAL_AUGMENT, RunConfig
 from radars_tf.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -81,17 +81,22 @@ def summary_table(results: dict) -> str:
       ("genotype", ", ".join(results["genotype"]["ops"])),
       ("test accuracy", f"{100 * results['test_accuracy']:.2f}%"),
       ("params", f"{results['params']:,}"),
-      ("FLOPs", f"{results['flops'] / 1e6:.1f} M"),
+      ("FLOPs", f"{results['flops'] / 1e6:.1f} M" + (
+          f" (target {results['target_mflops']:g} M: "
+          f"{100 * (results['flops'] / 1e6 / results['target_mflops'] - 1):+.0f}%)"
+          if results["target_mflops"] else "")),
       ("search time", f"{results['search_seconds']:.0f} s"),
       ("final training", f"{results['final_train_seconds']:.0f} s "
                          f"({results['final_epochs']} epochs)"),
-      ("memory budget", f"{results['budget_mb']:.0f} MB per replica"),
-      ("DNAS estimate", f"full space {results['full_space_estimate_mb']:.0f} MB, "
-                        f"final subspace {results['final_estimate_mb']:.0f} MB"),
-      ("measured peak", f"{results['measured_peak_mb']:.0f} MB per replica"),
-      ("pruned", f"{len(results['pruning_history'])} candidates"),
-      ("model dir", results["model_dir"]),
   ]
+  if not results["method"].startswith("genotype:"):     # a search ran
+    rows += [
+        ("memory budget", f"{results['budget_mb']:.0f} MB per replica"),
+        ("DNAS estimate", f"full space {results['full_space_estimate_mb']:.0f} MB, "
+                          f"final subspace {results['final_estimate_mb']:.0f} MB"),
+        ("measured peak", f"{results['measured_peak_mb']:.0f} MB per replica"),
+        ("pruned", f"{len(results['pruning_history'])} candidates")]
+  rows.append(("model dir", results["model_dir"]))
   width = max(len(k) for k, _ in rows)
   line = "-" * (width + 3 + max(len(str(v)) for _, v in rows))
   return "\n".join([line] + [f"{k:<{width}} | {v}" for k, v in rows] + [line])
@@ -126,7 +131,8 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   summaries = Summaries(os.path.join(out_dir, "logs", "search"))
   summaries.hparams(cfg.search_fields(), ["final/test_accuracy"])
   progress = Progress(quiet)
-  progress.note(f"{cfg.method} on {cfg.dataset}, space {space.name} "
+  method = f"genotype:{os.path.basename(cfg.genotype)}" if cfg.genotype else cfg.method
+  progress.note(f"{method} on {cfg.dataset}, space {space.name} "
                 f"(log10 size {search_space.log10_size(space):.1f}), "
                 f"{strategy.num_replicas_in_sync} replica(s), budget "
                 f"{cfg.budget_mb:.0f} MB per replica")
@@ -152,7 +158,9 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
         cfg.final_lr, os.path.join(out_dir, "logs", "final"),
         verbose=0 if quiet else progress.verbose,
         checkpoint_dir=os.path.join(out_dir, FINAL_CHECKPOINTS),
-        save_steps=cfg.final_save_steps, stop_requested=lambda: bool(stop))
+        save_steps=cfg.final_save_steps, stop_requested=lambda: bool(stop),
+        warmup_epochs=cfg.final_warmup_epochs, label_smoothing=cfg.label_smoothing,
+        augment=FINAL_AUGMENT[cfg.final_augment])
   except Interrupted:
     # The state saved after the last finished unit stands: a resumed run redoes
     # the interrupted unit from there, as after a SIGKILL.
@@ -174,15 +182,23 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   with open(os.path.join(out_dir, "genotype.json"), "w") as f:
     f.write(outcome.genotype.to_json())
   results = {
-      "method": cfg.method, "dataset": cfg.dataset, "space": space.name,
+      "method": method, "dataset": cfg.dataset, "space": space.name,
       "space_log10_size": search_space.log10_size(space),
       "genotype": json.loads(outcome.genotype.to_json()),
       "test_accuracy": final.test_accuracy, "test_loss": final.test_loss,
       "test_examples": source.splits.num_test,
       "params": final.params, "macs": final.macs, "flops": 2 * final.macs,
+      "target_mflops": cfg.target_mflops,
       "search_seconds": outcome.search_seconds,
       "final_train_seconds": final.train_seconds, "final_epochs": final.epochs,
       "final_train_accuracy": final.train_accuracy,
+      "final_recipe": {"epochs": cfg.final_epochs, "lr": cfg.final_lr,
+                       "schedule": "linear warm-up, cosine decay",
+                       "warmup_epochs": cfg.final_warmup_epochs,
+                       "label_smoothing": cfg.label_smoothing,
+                       "augment": (source.spec.augment
+                                   if FINAL_AUGMENT[cfg.final_augment] is None
+                                   else FINAL_AUGMENT[cfg.final_augment])},
       "budget_mb": cfg.budget_mb,
       "measured_peak_mb": outcome.peak_step_bytes / (1 << 20),
       "final_estimate_mb": outcome.estimate_mb,

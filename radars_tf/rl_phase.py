@@ -76,8 +76,9 @@ class RlPhase:
     path, used = self.sampler.episode_path(choices)
     acc = self.paths.score(iter(self.score_batches), path, len(self.score_batches))
     host.note_score(acc)
-    self.used.append((used, acc))
-    return acc - host.penalty(path)
+    reward = acc - host.penalty(path)
+    self.used.append((used, reward))   # pruning's evidence: the objective searched
+    return reward
 
   def warmup(self) -> None:
     """Shared weights trained before the first reward, so that rewards tell
@@ -100,7 +101,7 @@ class RlPhase:
   def run(self) -> List[Sample]:
     """One RL phase: shared-weight training and agent iterations in turns; adds
     what the episodes showed to the evidence and returns it ((choices used,
-    accuracy) per episode)."""
+    reward) per episode)."""
     host, cfg, state = self.host, self.host.cfg, self.host.state
     self.sync()                      # follow any pruning since the unit began
     self.update_reference()

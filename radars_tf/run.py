@@ -16,6 +16,7 @@ import typing
 
 from absl import app, flags, logging
 
+from radars_tf import known_genotypes
 from radars_tf.config import METHODS, STRATEGIES, RunConfig
 
 HELP = {
@@ -44,6 +45,10 @@ HELP = {
     "gumbel": "Gumbel-softmax mixing (FBNet) instead of softmax (DARTS); both use "
               "a temperature decayed from 5 to 0.5 over the DNAS rounds.",
     "cost_weight": "Weight of the normalized MAC cost in alpha loss and reward.",
+    "target_mflops": "FLOPs target of the found model (forward, per example, in "
+                     "millions): rewards and the DNAS alpha loss lose --cost_beta "
+                     "times |FLOPs / target - 1| (TuNAS' absolute reward); 0: none.",
+    "cost_beta": "Weight of the FLOPs-target term (TuNAS uses 0.07).",
     "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",
@@ -82,8 +87,17 @@ HELP = {
     "final_save_steps": "Final training checkpoints every this many steps (and at "
                         "every epoch's end); a restarted run continues from the "
                         "last. 0: at epoch ends only.",
+    "final_warmup_epochs": "Final training: linear learning-rate warm-up over this "
+                           "many epochs before the cosine decay.",
+    "label_smoothing": "Final training: label smoothing of the cross-entropy.",
+    "final_augment": "Final training augmentation: auto (the dataset's: crop+flip "
+                     "for CIFAR/ImageNet, none for (Fashion-)MNIST), crop_flip "
+                     "(random crop padded by 4, horizontal flip) or none.",
     "strategy": f"tf.distribute strategy: {', '.join(STRATEGIES)}.",
     "tpu": "TPU name or grpc:// address for --strategy=tpu.",
+    "genotype": "Skip the search and retrain this genotype exactly like a found one: "
+                f"a known one ({', '.join(known_genotypes.KNOWN)}) or a "
+                "genotype.json a run wrote.",
     "overwrite": "Replace a finished or different run in --model_dir (the old one is "
                  "moved aside to <model_dir>.old-<time>, never deleted).",
 }

@@ -16,6 +16,7 @@ from radars_tf import genotype as genotype_lib
 from radars_tf import memory_model, memory_probe
 from radars_tf.checkpointing import SearchCheckpoints
 from radars_tf.config import RunConfig
+from radars_tf.cost_objective import CostObjective
 from radars_tf.data import DataSource
 from radars_tf.pruning import PruneDecision
 from radars_tf.search_space import SearchSpace, Subspace
@@ -62,7 +63,9 @@ class Search:
     self.input_shape = ctx.source.input_shape
     self.num_classes = ctx.source.spec.num_classes
     self.start = time.time()
-    self.cost = memory_model.cost_matrix(self.space, self.input_shape)
+    self.objective = CostObjective.for_space(
+        self.space, self.input_shape, self.num_classes, self.cfg.cost_weight,
+        self.cfg.target_mflops, self.cfg.cost_beta)
     self.reporter = StepReporter(ctx.progress, ctx.summaries, ctx.stop_requested,
                                  lambda: self.time_is_up())
     self.train_iter = self.val_iter = None
@@ -175,8 +178,7 @@ class Search:
     return step_peak
 
   def penalty(self, choices) -> float:
-    return self.cfg.cost_weight * float(sum(self.cost[l, c]
-                                            for l, c in enumerate(choices)))
+    return self.objective.penalty(choices)
 
   def outcome(self, geno, subspace) -> SearchOutcome:
     return SearchOutcome(geno, subspace, self.state.decisions, self.state.events,

@@ -254,11 +254,28 @@ class ChildSearch(Search):
       self.set_phase(Phase.DONE)
 
   def finish(self) -> SearchOutcome:
-    best_choices, best = max(self.state.samples, key=lambda s: s[1])
+    best_choices, best = max(self.state.samples,
+                             key=lambda s: s[1] - self.penalty(s[0]))
     self.record("children", samples=len(self.state.samples), best_val_acc=best)
     if self.agent:
       self.ctx.summaries.image(0, "probs/policy", self.agent.probs())
     return self.outcome(genotype_lib.from_choices(self.space, best_choices), self.full)
+
+
+class GivenGenotype(Search):
+  """No search: `--genotype` (a hand-designed or earlier-found genotype), retrained
+  and evaluated exactly like a found one."""
+
+  def __init__(self, ctx: SearchContext):
+    super().__init__(ctx, SearchState("genotype", Phase.DONE, ctx.cfg.batch_size))
+    self.genotype = genotype_lib.load(ctx.cfg.genotype, ctx.space)
+
+  def next_unit(self) -> Optional[Callable[[], None]]:
+    return None
+
+  def finish(self) -> SearchOutcome:
+    return self.outcome(self.genotype, Subspace(tuple(
+        (c,) for c in self.genotype.choices(self.space))))
 
 
 def _decision_markdown(d: PruneDecision) -> str:
@@ -289,6 +306,8 @@ def make_search(ctx: SearchContext, method_class=None,
   from the model dir's saved state if there is one (read once, here), with its
   variables restored."""
   cfg = ctx.cfg
+  if cfg.genotype and method_class is None:
+    return GivenGenotype(ctx)
   if cfg.method == "dnas":
     need = memory_model.estimate(
         ctx.space, Subspace.full(ctx.space), ctx.source.input_shape,

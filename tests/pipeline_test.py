@@ -88,5 +88,28 @@ class PipelineTest(tf.test.TestCase):
                                                            "results.json")))
 
 
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class GivenGenotypeTest(absltest.TestCase):
+  """--genotype skips the search and retrains a known genotype like a found one,
+  with the final recipe's flags recorded."""
+
+  def test_known_genotype_retrained(self):
+    model_dir = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "g")
+    proc = smoke_run(model_dir, "--space=large", "--genotype=plain_conv",
+                     "--final_augment=crop_flip", "--label_smoothing=0.1",
+                     "--final_warmup_epochs=0.5")
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    with open(os.path.join(model_dir, "results.json")) as f:
+      results = json.load(f)
+    self.assertEqual(results["method"], "genotype:plain_conv")
+    self.assertEqual(results["genotype"]["ops"], ["conv_k3"] * 14)
+    self.assertEqual(results["pruning_history"], [])
+    self.assertEqual(results["final_recipe"],
+                     {"epochs": 1, "lr": 0.05, "schedule": "linear warm-up, cosine decay",
+                      "warmup_epochs": 0.5, "label_smoothing": 0.1, "augment": True})
+    self.assertNotIn("DNAS estimate", proc.stdout)
+
+
 if __name__ == "__main__":
   absltest.main()

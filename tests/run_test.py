@@ -42,7 +42,16 @@ class BadInputTest(parameterized.TestCase):
       ("epochs", ["--final_epochs=0"], r"--final_epochs must be > 0"),
       ("non_numeric", ["--final_epochs=many"], r"error: .*final_epochs"),
       ("space", ["--space=huge"], r"unknown search space 'huge'"),
-      ("extra_arg", ["stray"], r"unexpected arguments stray"))
+      ("extra_arg", ["stray"], r"unexpected arguments stray"),
+      ("genotype", ["--genotype=nonesuch"],
+       r"--genotype nonesuch: neither a known genotype \(mobilenetv2"),
+      ("genotype_space", ["--genotype=mobilenetv2", "--space=tiny"],
+       r"the genotype is of space large with 14 layers, not of tiny"),
+      ("label_smoothing", ["--label_smoothing=1.5"], r"--label_smoothing must be in"),
+      ("augment", ["--final_augment=mixup"], r"unknown --final_augment 'mixup'"),
+      ("warmup", ["--final_warmup_epochs=4"], r"--final_warmup_epochs \(4\) must be "
+                                              r"below --final_epochs \(4\)"),
+      ("target", ["--target_mflops=-1"], r"--target_mflops must be >= 0"))
   def test_bad_flag(self, args, pattern):
     proc = run(*args, f"--model_dir={self.model_dir}")
     self.assert_one_line_error(proc, pattern)

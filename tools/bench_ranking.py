@@ -5,7 +5,8 @@ on rank architectures as training them stand-alone does?
   .venv/bin/python tools/bench_ranking.py --out=runs/ranking
 
 1. --archs architectures sampled uniformly from --space with --arch_seed, each
-   trained stand-alone for --gt_steps steps (batch --batch_size, SGD lr --gt_lr) with
+   trained stand-alone for --gt_steps steps (batch --batch_size, SGD lr --gt_lr,
+   constant or cosine-decayed by --gt_schedule) with
    every seed of --gt_seeds, and evaluated on the first --val_examples examples of
    the search's validation part. Every finished (architecture, seed) accuracy, and
    the `child` proxy, is kept in <out>/ground_truth.json and reused: an
@@ -37,7 +38,10 @@ flags.DEFINE_string("space", "large", "Search space.")
 flags.DEFINE_integer("archs", 20, "Architectures sampled.")
 flags.DEFINE_integer("arch_seed", 0, "Seed of the architecture sample.")
 flags.DEFINE_integer("gt_steps", 300, "Stand-alone training steps (ground truth).")
-flags.DEFINE_float("gt_lr", 0.05, "Stand-alone learning rate.")
+flags.DEFINE_float("gt_lr", 0.05, "Stand-alone (peak) learning rate.")
+flags.DEFINE_enum("gt_schedule", "constant", ["constant", "cosine"],
+                  "Stand-alone learning rate schedule: cosine decays it to 0 by the "
+                  "last step, so the final weights depend less on the last batches.")
 flags.DEFINE_list("gt_seeds", ["0", "1"], "Training seeds of the ground truth.")
 flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring.")
 flags.DEFINE_integer("val_examples", 1024, "Validation examples every score uses.")
@@ -51,6 +55,8 @@ def protocol() -> dict:
   return {"space": ss.load(FLAGS.space).to_dict(), "archs": FLAGS.archs,
           "arch_seed": FLAGS.arch_seed,
           "gt_steps": FLAGS.gt_steps, "gt_lr": FLAGS.gt_lr,
+          **({"gt_schedule": FLAGS.gt_schedule}
+             if FLAGS.gt_schedule != "constant" else {}),
           "batch_size": FLAGS.batch_size, "val_examples": FLAGS.val_examples,
           "dataset": "fashion_mnist"}
 
@@ -99,11 +105,13 @@ def main(argv):
   n_val = FLAGS.val_examples // batch
   val = list(source.dataset("search_val", batch, False).take(n_val))
 
-  def train_from_scratch(arch, steps, seed):
+  def train_from_scratch(arch, steps, seed, schedule="constant"):
     tf.keras.utils.set_random_seed(seed)
+    lr = (tf.keras.optimizers.schedules.CosineDecay(FLAGS.gt_lr, steps)
+          if schedule == "cosine" else FLAGS.gt_lr)
     train = iter(source.distributed(strategy, "search_train", batch, True, seed))
     evaluator = children.ChildEvaluator(space, source.input_shape, 10, strategy,
-                                        batch, steps, FLAGS.gt_lr, n_val, train,
+                                        batch, steps, lr, n_val, train,
                                         iter(val))
     return evaluator(arch)
 
@@ -113,7 +121,8 @@ def main(argv):
       key = f"{i}:{seed}"
       if key in cache["acc"]:
         continue
-      cache["acc"][key] = train_from_scratch(arch, FLAGS.gt_steps, int(seed))
+      cache["acc"][key] = train_from_scratch(arch, FLAGS.gt_steps, int(seed),
+                                             FLAGS.gt_schedule)
       write_json_atomic(cache_path, cache)
       print(f"ground truth {key}: {cache['acc'][key]:.4f} "
             f"({time.time() - start:.0f} s)", flush=True)
@@ -122,7 +131,8 @@ def main(argv):
   truth = acc.mean(axis=1)
   seed_sd = float(np.sqrt(np.mean(acc.var(axis=1, ddof=1)))) if acc.shape[1] > 1 else 0
   lines = [f"space {FLAGS.space}, {len(archs)} architectures (seed {FLAGS.arch_seed}), "
-           f"stand-alone {FLAGS.gt_steps} steps at batch {batch}, seeds "
+           f"stand-alone {FLAGS.gt_steps} steps at batch {batch} (lr {FLAGS.gt_lr}, "
+           f"{FLAGS.gt_schedule}), seeds "
            f"{','.join(FLAGS.gt_seeds)}; scored on {n_val * batch} validation examples",
            f"accuracy across architectures: mean {truth.mean():.4f}, sd "
            f"{truth.std(ddof=1):.4f}, range {truth.min():.4f}-{truth.max():.4f}; "
