@@ -7,12 +7,13 @@ evaluated once on the test split. Batches are per replica, built through
 """
 import dataclasses
 import os
+import socket
+from urllib import parse
 from typing import Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import download_manager
-from tensorflow_datasets.core.download import downloader
 
 from radars_tf.config import check_val_fraction
 from radars_tf.datasets import fashion_mnist_debian
@@ -56,6 +57,38 @@ def dataset_spec(name: str) -> DatasetSpec:
   return DATASETS[name]
 
 
+def reachable(host: str, port: int = 443, timeout: float = 5.0) -> bool:
+  try:
+    socket.create_connection((host, port), timeout=timeout).close()
+    return True
+  except OSError:
+    return False
+
+
+def available_memory_bytes() -> int:
+  """Memory the system can still give (MemAvailable), or all of it where that is
+  not reported."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+# A part's raw images are cached in memory only when they take at most this share of
+# the memory available: a run may cache its search parts and the full train split.
+CACHE_SHARE = 0.25
+
+
+def cache_fits(num_examples: int, spec: "DatasetSpec", available: int) -> bool:
+  """Whether `num_examples` stored images (uint8, as read) fit the cache share."""
+  side = spec.resize_from or spec.image_size
+  return num_examples * side * side * spec.channels <= CACHE_SHARE * available
+
+
 def prepare_builder(name: str, data_dir: Optional[str], manual_dir: Optional[str]):
   """The TFDS builder for `name`, prepared (downloaded and converted) if need be.
 
@@ -77,9 +110,12 @@ def prepare_builder(name: str, data_dir: Optional[str], manual_dir: Optional[str
   if spec.manual:
     hint = (f"download it by hand ({' '.join(builder.MANUAL_DOWNLOAD_INSTRUCTIONS.split())}) "
             "and pass --manual_dir")
-  # TFDS retries a failed download 10 times with exponential backoff (minutes when
-  # offline); two retries tell a flaky network from an absent one soon enough.
-  downloader.MAX_RETRIES = min(downloader.MAX_RETRIES, 2)
+  # TFDS retries a failed download 10 times with backoff (minutes when offline):
+  # a machine that cannot reach the dataset's homepage is told at once.
+  host = parse.urlparse(builder.info.homepage or "").hostname
+  if host and not (spec.manual or manual_dir) and not reachable(host):
+    raise DataUnavailableError(f"dataset {name} is not available offline (cannot "
+                               f"reach {host}); {hint}")
   try:
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(
@@ -176,17 +212,17 @@ class DataSource:
         dataset's default (DatasetSpec.augment).
     """
     seed = self.seed if seed is None else seed
-    ds = self.builder.as_dataset(split=getattr(self.splits, part),
-                                 as_supervised=True,
+    split = getattr(self.splits, part)
+    shards = input_context.num_input_pipelines if input_context else 1
+    if shards > 1:         # each input pipeline reads only its share of examples
+      split = tfds.even_splits(split, n=shards)[input_context.input_pipeline_id]
+    ds = self.builder.as_dataset(split=split, as_supervised=True,
                                  shuffle_files=training,
                                  read_config=tfds.ReadConfig(
                                      shuffle_seed=seed, try_autocache=False))
-    if input_context and input_context.num_input_pipelines > 1:
-      ds = ds.shard(input_context.num_input_pipelines,
-                    input_context.input_pipeline_id)
+    if self.caches(part, shards):
+      ds = ds.cache()         # the images as read (uint8): 1/4 of decoded float32
     ds = ds.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
-    if self.spec.image_size <= 64:
-      ds = ds.cache()
     if training:
       ds = ds.shuffle(min(self.num_examples(part), 10000), seed=seed,
                       reshuffle_each_iteration=True).repeat()
@@ -208,6 +244,12 @@ class DataSource:
       return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
                           training, ctx, seed, skip_batches, augment)
     return strategy.distribute_datasets_from_function(fn)
+
+  def caches(self, part: str, shards: int = 1) -> bool:
+    """Whether the pipeline of `part` keeps its images in memory (measured against
+    the memory available when the pipeline is built)."""
+    return cache_fits(self.num_examples(part) // shards, self.spec,
+                      available_memory_bytes())
 
   def _decode(self, image, label):
     image = tf.image.convert_image_dtype(image, tf.float32)

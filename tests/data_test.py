@@ -2,6 +2,7 @@
 import gzip
 import os
 import shutil
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -34,7 +35,29 @@ class SplitsTest(parameterized.TestCase):
       data.dataset_spec("nonsense")
 
 
+class CacheTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      # imagenet_resized/32x32's train split: 3.9 GB as read (15.7 GB as float32).
+      ("imagenet32_24gb", "imagenet_resized/32x32", 1281167, 24 << 30, True),
+      ("imagenet32_8gb", "imagenet_resized/32x32", 1281167, 8 << 30, False),
+      ("imagenet_224", "imagenet2012", 1281167, 24 << 30, False),
+      ("fashion_mnist_1gb", "fashion_mnist", 60000, 1 << 30, True),
+      ("fashion_mnist_100mb", "fashion_mnist", 60000, 100 << 20, False))
+  def test_cache_only_what_fits(self, name, examples, available, fits):
+    self.assertEqual(data.cache_fits(examples, data.dataset_spec(name), available),
+                     fits)
+
+
 class MockCifarTest(tf.test.TestCase):
+  """TFDS' mock data in place of CIFAR-10 (no download here); the network probe
+  that refuses an offline download early is told the homepage is reachable."""
+
+  def setUp(self):
+    super().setUp()
+    patch = mock.patch.object(data, "reachable", return_value=True)
+    patch.start()
+    self.addCleanup(patch.stop)
 
   def test_cifar10_pipeline(self):
     with tfds.testing.mock_data(num_examples=40):
@@ -81,6 +104,28 @@ class FashionMnistTest(tf.test.TestCase):
     self.assertAllInRange(y, 0, 9)
     # Normalized with the dataset's mean and std: roughly zero mean.
     self.assertAllInRange(tf.reduce_mean(x), -1.0, 1.0)
+
+  def test_input_pipelines_read_disjoint_shares(self):
+    src = data.DataSource("fashion_mnist", max_test_examples=100)
+
+    def images(i):
+      ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i)
+      return [hash(x.tobytes()) for x, _ in
+              tfds.as_numpy(src.dataset("test", 10, False, ctx).unbatch())]
+    first, second = images(0), images(1)
+    self.assertLen(first, 50)
+    self.assertLen(second, 50)
+    self.assertEmpty(set(first) & set(second))
+
+  def test_uncached_pipeline_gives_the_same_batches(self):
+    src = data.DataSource("fashion_mnist", max_train_examples=512)
+    cached = next(iter(src.dataset("search_train", 32, True)))
+    self.assertTrue(src.caches("search_train"))
+    with mock.patch.object(data, "available_memory_bytes", return_value=0):
+      self.assertFalse(src.caches("search_train"))
+      uncached = next(iter(src.dataset("search_train", 32, True)))
+    self.assertAllEqual(cached[0], uncached[0])
+    self.assertAllEqual(cached[1], uncached[1])
 
   def test_search_parts_are_disjoint(self):
     def images(split):
