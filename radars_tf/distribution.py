@@ -87,3 +87,15 @@ def is_chief(strategy: Optional[tf.distribute.Strategy]) -> bool:
   if strategy is None:
     return True
   return bool(strategy.extended.should_checkpoint)
+
+
+def will_be_chief(strategy_name: str) -> bool:
+  """Before the strategy exists (it connects the cluster): whether this process
+  will be the chief, by TF_CONFIG's rule (the chief, or worker 0 without one)."""
+  if strategy_name != "multi_worker":
+    return True
+  conf = _check_tf_config()
+  task = conf["task"]
+  return task["type"] == "chief" or (task["type"] == "worker" and
+                                     int(task["index"]) == 0 and
+                                     "chief" not in conf["cluster"])

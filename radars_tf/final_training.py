@@ -107,7 +107,7 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
                        strategy: tf.distribute.Strategy, batch_size: int,
                        epochs: int, learning_rate: float, logdir: str = None,
                        verbose: int = 2, checkpoint_dir: Optional[str] = None,
-                       save_steps: int = 0,
+                       save_steps: int = 0, restore_dir: Optional[str] = None,
                        stop_requested: Callable[[], bool] = lambda: False,
                        warmup_epochs: float = 0.0, label_smoothing: float = 0.0,
                        augment: Optional[bool] = None):
@@ -116,7 +116,8 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
   The learning rate warms up linearly over `warmup_epochs`, then decays (cosine);
   `augment` (random crop, padded, and horizontal flip) defaults to the dataset's.
 
-  With `checkpoint_dir`, continues from its last checkpoint and raises
+  With `checkpoint_dir`, continues from the last checkpoint of `restore_dir`
+  (default: `checkpoint_dir`; a non-chief worker restores the chief's) and raises
   FinalInterrupted (state saved) once `stop_requested()`.
   """
   steps_per_epoch = max(1, source.splits.num_train // batch_size)
@@ -132,11 +133,13 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
     manager = tf.train.CheckpointManager(
         tf.train.Checkpoint(model=model, optimizer=model.optimizer), checkpoint_dir,
         max_to_keep=2)
-    if manager.latest_checkpoint:
-      manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    latest = tf.train.latest_checkpoint(restore_dir or checkpoint_dir)
+    if latest:
+      manager.checkpoint.restore(latest).assert_consumed()
       done = int(model.optimizer.iterations.numpy())
     saver = _Checkpointing(manager, save_steps, stop_requested,
-                           done if manager.latest_checkpoint else None)
+                           done if latest and restore_dir in (None, checkpoint_dir)
+                           else None)
     callbacks.append(saver)
   start = time.time()
   history = {}

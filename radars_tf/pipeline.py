@@ -32,9 +32,10 @@ def _jsonable(x):
   return str(x)
 
 
-def prepare_model_dir(cfg: RunConfig) -> None:
+def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
   """Refuses to mix runs: a model dir holding a run with other flags, or a finished
-  run, is kept unless --overwrite, which moves it aside (never deletes it)."""
+  run, is kept unless --overwrite, which moves it aside (never deletes it). Every
+  worker of a cluster checks; only the chief moves the dir aside."""
   d = cfg.model_dir
   config_path = os.path.join(d, CONFIG_FILE)
   if os.path.exists(config_path):
@@ -45,13 +46,22 @@ def prepare_model_dir(cfg: RunConfig) -> None:
       raise UserError(f"{config_path} is not a radars_tf config ({e}); "
                       "use another --model_dir") from e
     diff = [k for k, v in cfg.search_fields().items() if old.search_fields().get(k) != v]
-    finished = os.path.exists(os.path.join(d, RESULTS_FILE))
+    results_path = os.path.join(d, RESULTS_FILE)
+    finished = os.path.exists(results_path)
+    if finished and not cfg.overwrite:
+      try:
+        with open(results_path) as f:
+          json.load(f)
+      except (OSError, ValueError) as e:
+        raise UserError(f"{results_path} is damaged ({e}); its run's exports are "
+                        "beside it. Pass --overwrite to move the dir aside and run "
+                        "again, or choose another --model_dir") from e
     if (diff or finished) and not cfg.overwrite:
       why = (f"a run with different flags ({', '.join(diff[:4])})" if diff
              else "a finished run")
       raise UserError(f"--model_dir {d} holds {why}; pass --overwrite to move it "
                       "aside, or choose another --model_dir")
-    if cfg.overwrite:
+    if cfg.overwrite and chief:
       model_dir_lock.check_free(d)     # never move a live run's dir aside
       aside = f"{d.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
       shutil.move(d, aside)
@@ -103,10 +113,14 @@ def summary_table(results: dict) -> str:
 
 
 def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
-  """`make_search(ctx)` builds the search (default: `search_methods.make_search`)."""
-  prepare_model_dir(cfg)
+  """`make_search(ctx)` builds the search (default: `search_methods.make_search`).
+
+  Workers of a cluster share --model_dir: the chief writes it, the others write
+  their artefacts to a temporary dir and resume from the chief's checkpoints, so
+  that every worker restarts at the same unit."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import data, distribution, final_training  # pylint: disable=import-outside-toplevel
+  prepare_model_dir(cfg, distribution.will_be_chief(cfg.strategy))
   from radars_tf import search_loop, search_methods, search_space  # pylint: disable=import-outside-toplevel
   from radars_tf.step_reporter import Interrupted  # pylint: disable=import-outside-toplevel
   from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
@@ -123,8 +137,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   model_dir_lock.acquire(out_dir)
   if not chief:
     print(f"this worker writes its artefacts to {out_dir}", flush=True)
-  with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
-    f.write(cfg.to_json())
+  write_json_atomic(os.path.join(out_dir, CONFIG_FILE), json.loads(cfg.to_json()))
   source = data.DataSource(cfg.dataset, cfg.data_dir, cfg.manual_dir,
                            cfg.val_fraction, cfg.max_train_examples,
                            cfg.max_test_examples, cfg.seed)
@@ -143,7 +156,8 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   previous = {sig: signal.signal(sig, request_stop)
               for sig in (signal.SIGTERM, signal.SIGINT)}
   ctx = search_loop.SearchContext(cfg, space, source, strategy, summaries, progress,
-                                  SearchCheckpoints(out_dir), lambda: bool(stop))
+                                  SearchCheckpoints(out_dir, cfg.model_dir),
+                                  lambda: bool(stop))
   try:
     search = (make_search or search_methods.make_search)(ctx)
     outcome = search.run()
@@ -158,9 +172,17 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
         cfg.final_lr, os.path.join(out_dir, "logs", "final"),
         verbose=0 if quiet else progress.verbose,
         checkpoint_dir=os.path.join(out_dir, FINAL_CHECKPOINTS),
+        restore_dir=os.path.join(cfg.model_dir, FINAL_CHECKPOINTS),
         save_steps=cfg.final_save_steps, stop_requested=lambda: bool(stop),
         warmup_epochs=cfg.final_warmup_epochs, label_smoothing=cfg.label_smoothing,
         augment=FINAL_AUGMENT[cfg.final_augment])
+  except (tf.errors.UnavailableError, tf.errors.CancelledError) as e:
+    if cfg.strategy != "multi_worker":
+      raise
+    raise UserError(f"a worker of the cluster failed or was preempted "
+                    f"({str(e).strip().splitlines()[-1][:160]}); restart every "
+                    f"worker with the same command: they resume from the chief's "
+                    f"last checkpoint in {cfg.model_dir}") from e
   except Interrupted:
     # The state saved after the last finished unit stands: a resumed run redoes
     # the interrupted unit from there, as after a SIGKILL.

@@ -2,6 +2,7 @@
 and reproduce the reported test accuracy, results.json carries its fields."""
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -78,6 +79,17 @@ class PipelineTest(tf.test.TestCase):
     with open(os.path.join(self.model_dir, "genotype.json")) as f:
       geno = json.load(f)
     self.assertEqual(geno["ops"], self.results["genotype"]["ops"])
+
+  def test_damaged_results_are_named(self):
+    copy = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "copy")
+    shutil.copytree(self.model_dir, copy)
+    with open(os.path.join(copy, "results.json"), "r+") as f:
+      f.truncate(20)
+    proc = smoke_run(copy)
+    self.assertEqual(proc.returncode, 2)
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    self.assertLen(lines, 1, proc.stderr)
+    self.assertRegex(lines[0], r"results.json is damaged .*--overwrite")
 
   def test_finished_run_is_not_overwritten(self):
     before = os.path.getmtime(os.path.join(self.model_dir, "results.json"))

@@ -1,6 +1,7 @@
 """Checkpoint and resume: a run killed with SIGKILL mid-search and restarted ends
 with the same genotype as an uninterrupted run; SIGTERM leaves a loadable
-checkpoint and a clean exit; a corrupt checkpoint is refused in one line."""
+checkpoint and a clean exit; a damaged newest state falls back to the previous
+intact checkpoint, and a run with no intact one is refused in one line."""
 import json
 import os
 import signal
@@ -139,7 +140,7 @@ class ResumeTest(absltest.TestCase):
       for a, b in zip(weights(reference), weights(model_dir)):
         self.assertTrue((a == b).all(), f"weights differ after {sig!r}")
 
-  def test_corrupt_checkpoint_is_refused(self):
+  def test_corrupt_checkpoints_are_refused(self):
     model_dir = os.path.join(self.tmp, "corrupt")
     kill_after_units(model_dir, 1)
     ckpt_dir = os.path.join(model_dir, "checkpoints")
@@ -151,7 +152,29 @@ class ResumeTest(absltest.TestCase):
     self.assertEqual(code, 2)
     lines = [l for l in err.splitlines() if l.strip()]
     self.assertLen(lines, 1, err)
-    self.assertRegex(lines[0], r"^error: checkpoint .* cannot be restored")
+    self.assertRegex(lines[0], r"^error: no intact search state in .*: search_state.json "
+                              r"\(ckpt-\d+: .*\); ckpt-1.state.json \(ckpt-1: ")
+
+  def test_damaged_newest_state_falls_back_to_the_previous_checkpoint(self):
+    model_dir = os.path.join(self.tmp, "damaged")
+    kill_after_units(model_dir, 3)
+    newest = units_done(model_dir)
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    for name in os.listdir(ckpt_dir):        # the newest checkpoint, truncated
+      if name.startswith(f"ckpt-{newest}.data"):
+        path = os.path.join(ckpt_dir, name)
+        with open(path, "r+b") as f:
+          f.truncate(os.path.getsize(path) // 2)
+    with open(os.path.join(model_dir, "search_state.json"), "r+") as f:
+      f.truncate(10)                         # and the newest state, half-written
+    code, _, err = finish(model_dir)
+    self.assertEqual(code, 0, err)
+    self.assertNotIn("Traceback", err)
+    self.assertRegex(err, rf"warning: damaged search state skipped: "
+                          rf"search_state.json \(.*\); ckpt-{newest}.state.json "
+                          rf"\(.*\); resuming from ckpt-{newest - 1} "
+                          rf"\(unit {newest - 1}\)")
+    self.assertTrue(os.path.exists(os.path.join(model_dir, "results.json")))
 
   def test_different_flags_are_refused(self):
     model_dir = os.path.join(self.tmp, "flags")

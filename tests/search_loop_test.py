@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import data, dnas_trainer, search_loop, search_methods
-from radars_tf.checkpointing import SearchCheckpoints
+from radars_tf.checkpointing import CheckpointWriteError, SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
 from radars_tf.datasets import fashion_mnist_debian
@@ -106,6 +106,28 @@ class SearchLoopTest(tf.test.TestCase):
     state = checkpoints.load_state()
     self.assertEqual(state["phase"], "dnas")     # the last good state: before DNAS
     self.assertEqual(state["dnas_rounds"], 0)
+
+  def test_full_disk_during_a_save_keeps_the_previous_checkpoint(self):
+    checkpoints = SearchCheckpoints(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")))
+    real_save = tf.train.CheckpointManager.save
+    saves = []
+
+    def disk_fills(manager, *args, **kwargs):
+      saves.append(1)
+      if len(saves) == 2:        # half a checkpoint written, then no space left
+        real_save(manager, *args, **kwargs)
+        raise OSError(28, "No space left on device")
+      return real_save(manager, *args, **kwargs)
+    with mock.patch.object(tf.train.CheckpointManager, "save", disk_fills):
+      with self.assertRaisesRegex(CheckpointWriteError,
+                                  r"cannot save the search state .*No space left "
+                                  r"on device.*previous checkpoint is intact"):
+        search_methods.RadarsSearch(self.context(checkpoints)).run()
+    state = checkpoints.load_state()
+    self.assertEqual(state["units"], 1)
+    self.assertEqual(state["checkpoint"], "ckpt-1")
+    resumed = search_methods.make_search(self.context(checkpoints))
+    self.assertEqual(resumed.state.units, 1)
 
   def test_resource_exhausted_is_survived(self):
     real_step = dnas_trainer.DnasTrainer.train_step
