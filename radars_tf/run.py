@@ -116,6 +116,7 @@ def _define_flags() -> None:
 _define_flags()
 flags.DEFINE_bool("quiet", False, "No progress lines, only the final table.")
 FLAGS = flags.FLAGS
+HELP_FLAGS = ("-h", "-?", "--help", "--helpshort", "--helpfull", "--helpxml")
 
 
 def config_from_flags(methods=METHODS) -> RunConfig:
@@ -124,12 +125,17 @@ def config_from_flags(methods=METHODS) -> RunConfig:
 
 
 def _parse(argv):
-  """absl parsing, with a bad flag reported in one line (exit 2)."""
+  """absl parsing, with a bad flag reported in one line (exit 2) and help that
+  exits 0 (absl's help flags exit 1)."""
   try:
     return FLAGS(argv)
   except flags.Error as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except SystemExit:
+    if any(a.split("=")[0] in HELP_FLAGS for a in argv[1:]):
+      sys.exit(0)
+    raise
 
 
 def main(argv, methods=METHODS, make_search=None):

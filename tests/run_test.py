@@ -87,6 +87,7 @@ class BadInputTest(parameterized.TestCase):
 
   def test_helpfull_documents_flags(self):
     proc = run("--helpfull")
+    self.assertEqual(proc.returncode, 0)
     for flag in ("--method", "--memory_budget_mb", "--gpu_memory_limit_mb",
                  "--strategy", "--prune_confidence"):
       self.assertIn(flag, proc.stdout)
