@@ -1,7 +1,14 @@
 """Per-candidate evidence from scored architectures, kept across RL phases and saved
-with the search state: how many rewards each candidate collected, their mean and
-spread. Each reward is centred on the mean of its phase, since the shared weights
-(and so every reward) improve from one phase to the next."""
+with the search state. Each reward is centred on the mean of its phase, since the
+shared weights (and so every reward) improve from one phase to the next.
+
+A candidate's effect is estimated jointly with every other layer's: a ridge
+regression of the centred rewards on the one-hot choices (reward = sum over layers
+of the chosen candidate's effect). A plain per-candidate mean counts what the other
+layers happened to choose as noise; the regression explains it, so the same
+rewards separate candidates with smaller standard errors. The regression's
+covariance gives the standard error of each within-layer difference.
+"""
 import dataclasses
 from typing import List, Sequence, Tuple
 
@@ -9,17 +16,22 @@ import numpy as np
 
 from radars_tf.search_space import Subspace
 
+# Only there to resolve what rewards cannot tell (an offset moved from one layer's
+# effects to another's, a candidate never chosen); within-layer differences are
+# unaffected.
+RIDGE = 1e-4
+
 
 @dataclasses.dataclass
 class Evidence:
-  """[layers, candidates] count, sum and sum of squares of centred rewards."""
+  """[layers, candidates] reward counts, and every (choices, centred reward)."""
   count: np.ndarray
-  total: np.ndarray
-  total_sq: np.ndarray
+  choices: np.ndarray     # [samples, layers] int, -1 where a layer is not evidence
+  rewards: np.ndarray     # [samples] centred rewards
 
   @classmethod
   def empty(cls, shape: Tuple[int, int]) -> "Evidence":
-    return cls(np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    return cls(np.zeros(shape), np.zeros((0, shape[0]), np.int64), np.zeros(0))
 
   def add(self, samples: Sequence[Tuple[Sequence[int], float]]) -> None:
     """Adds one phase's (choices, reward) samples, centred on their mean; a
@@ -27,52 +39,78 @@ class Evidence:
     if not samples:
       return
     centre = float(np.mean([r for _, r in samples]))
-    for choices, reward in samples:
-      r = reward - centre
-      for layer, i in enumerate(choices):
-        if i < 0:
-          continue
-        self.count[layer, i] += 1
-        self.total[layer, i] += r
-        self.total_sq[layer, i] += r * r
+    choices = np.array([[int(c) for c in ch] for ch, _ in samples], np.int64)
+    for layer in range(choices.shape[1]):
+      used = choices[:, layer] >= 0
+      np.add.at(self.count[layer], choices[used, layer], 1)
+    self.choices = np.concatenate([self.choices, choices])
+    self.rewards = np.concatenate([self.rewards,
+                                   np.array([r for _, r in samples]) - centre])
+    self._fit = None
+
+  def _design(self) -> np.ndarray:
+    layers, cands = self.count.shape
+    x = np.zeros((len(self.rewards), layers * cands))
+    rows, cols = np.nonzero(self.choices >= 0)
+    x[rows, cols * cands + self.choices[rows, cols]] = 1.0
+    return x
+
+  def fit(self) -> Tuple[np.ndarray, np.ndarray]:
+    """(effects [layers, candidates], their covariance [L*C, L*C]) of the ridge
+    regression; cached until the next `add`."""
+    if getattr(self, "_fit", None) is not None:
+      return self._fit
+    shape = self.count.shape
+    n = len(self.rewards)
+    if n == 0:
+      self._fit = (np.zeros(shape), np.full((shape[0] * shape[1],) * 2, np.inf))
+      return self._fit
+    x = self._design()
+    gram = x.T @ x + RIDGE * np.eye(x.shape[1])
+    inverse = np.linalg.inv(gram)
+    beta = inverse @ (x.T @ self.rewards)
+    residual = self.rewards - x @ beta
+    dof = max(n - np.trace(x @ inverse @ x.T), 1.0)
+    sigma2 = float(residual @ residual) / dof
+    self._fit = (beta.reshape(shape), sigma2 * inverse)
+    return self._fit
 
   def mean(self) -> np.ndarray:
-    """Mean centred reward; NaN where a candidate has none."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-      return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan)
-
-  def stderr(self) -> np.ndarray:
-    """Standard error of the mean; inf below two samples."""
-    n = np.maximum(self.count, 1)
-    mean = self.total / n
-    var = np.maximum(self.total_sq / n - mean * mean, 0.0) * n / np.maximum(n - 1, 1)
-    return np.where(self.count >= 2, np.sqrt(var / n), np.inf)
+    """Each candidate's estimated effect on the centred reward; NaN where a
+    candidate has no reward."""
+    return np.where(self.count > 0, self.fit()[0], np.nan)
 
   def separation(self, subspace: Subspace, min_samples: int
                  ) -> List[Tuple[int, int, float]]:
     """(layer, candidate, z) for every alive candidate with at least `min_samples`
     rewards in a layer with more than one: z is how many standard errors (of the
-    difference) its mean lies below its layer's best-measured candidate (the best
-    itself is not listed)."""
-    mean, se = self.mean(), self.stderr()
+    difference) its effect lies below its layer's best-measured candidate (the
+    best itself is not listed)."""
+    effect, cov = self.fit()
+    cands = self.count.shape[1]
     out = []
     for layer, alive in enumerate(subspace.alive):
       seen = [i for i in alive if self.count[layer, i] >= min_samples]
       if len(alive) < 2 or len(seen) < 2:
         continue
-      best = max(seen, key=lambda i: (mean[layer, i], -i))
+      best = max(seen, key=lambda i: (effect[layer, i], -i))
+      b = layer * cands + best
       for i in seen:
         if i == best:
           continue
-        gap = mean[layer, best] - mean[layer, i]
-        spread = np.hypot(se[layer, best], se[layer, i])
+        j = layer * cands + i
+        gap = effect[layer, best] - effect[layer, i]
+        spread = np.sqrt(max(cov[b, b] + cov[j, j] - 2 * cov[b, j], 0.0))
         out.append((layer, i, float(gap / spread) if spread > 0 else
                     (np.inf if gap > 0 else 0.0)))
     return out
 
   def to_json(self) -> dict:
-    return {k: getattr(self, k).tolist() for k in ("count", "total", "total_sq")}
+    return {"count": self.count.tolist(), "choices": self.choices.tolist(),
+            "rewards": self.rewards.tolist()}
 
   @classmethod
   def from_json(cls, d: dict) -> "Evidence":
-    return cls(*(np.asarray(d[k], np.float64) for k in ("count", "total", "total_sq")))
+    count = np.asarray(d["count"], np.float64)
+    choices = np.asarray(d["choices"], np.int64).reshape(-1, count.shape[0])
+    return cls(count, choices, np.asarray(d["rewards"], np.float64))

@@ -71,9 +71,9 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
 
   The confidently worse go first, then the inseparable. Each next prune comes
   from a layer with the most candidates left (so that no layer is cut down to
-  its best alone while others keep many); within those, the confidently worse
-  go by evidence (furthest below the best first), the inseparable by evidence in
-  steps of half a standard error, then memory (hungriest first). A candidate is
+  its best alone while others keep many); within those, by evidence in steps of
+  half a standard error (furthest below the best first), then memory (hungriest
+  first). A candidate is
   kept when dropping it would leave no one-op-per-layer choice within the
   budget, so pruning cannot dead-end. Returns
   the new subspace and the decisions (none when nothing is condemned yet: more
@@ -85,8 +85,9 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
     return subspace, decisions
   mean = evidence.mean()
   worse, even = condemned(subspace, evidence, rule)
-  tiers = ((worse, lambda c: (c[2], op_memory[c[0], c[1]])),
-           (even, lambda c: (round(2 * c[2]) / 2, op_memory[c[0], c[1]])))
+  def strength(c):         # evidence in steps of half a standard error, then memory
+    return (round(2 * c[2]) / 2, op_memory[c[0], c[1]])
+  tiers = ((worse, strength), (even, strength))
   for items, strength in tiers:
     items = list(items)
     while items and before > budget_mb:
