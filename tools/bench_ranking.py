@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
 from radars_tf.config import RunConfig  # pylint: disable=wrong-import-position
+import figures  # pylint: disable=wrong-import-position  (tools/figures.py)
 
 flags.DEFINE_string("out", "runs/ranking", "Directory of the cache and the table.")
 flags.DEFINE_string("space", "large", "Search space.")
@@ -145,10 +146,14 @@ def main(argv):
     print("\n".join(lines[:2]))
     return 0
 
+  scored, taus = {}, {}
+
   def row(name, scores, seconds):
     tau, rho = kendall_spearman(scores, truth)
     lines.append(f"| {name} | {tau:.3f} | {rho:.3f} | {seconds:.0f} |")
     print(lines[-1], flush=True)
+    short = name.split(" (")[0]
+    scored[short], taus[short] = scores, tau
 
   t = time.time()
   steps = RunConfig().child_train_steps
@@ -193,8 +198,10 @@ def main(argv):
   table = os.path.join(FLAGS.out, "ranking.md")
   with open(table, "w") as f:
     f.write("\n".join(lines) + "\n")
+  figure = os.path.join(FLAGS.out, "ranking.png")
+  figures.ranking(truth, scored, taus, figure, lines[0])
   print("\n".join(lines))
-  print(f"written to {table}")
+  print(f"written to {table} and {figure}")
   return 0
 
 
