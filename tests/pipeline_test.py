@@ -1,5 +1,7 @@
 """A smoke search run to the end: every artefact exists, the exported models reload
 and reproduce the reported test accuracy, results.json carries its fields."""
+import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -10,7 +12,9 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from radars_tf import data
+from radars_tf import data, pipeline
+from radars_tf.config import RunConfig
+from radars_tf.errors import UserError
 from radars_tf.datasets import fashion_mnist_debian
 from radars_tf import ops  # pylint: disable=unused-import  (registers custom layers)
 from radars_tf import network  # pylint: disable=unused-import
@@ -98,6 +102,37 @@ class PipelineTest(tf.test.TestCase):
     self.assertIn("holds a finished run", proc.stderr)
     self.assertEqual(before, os.path.getmtime(os.path.join(self.model_dir,
                                                            "results.json")))
+
+
+class OverwriteTest(absltest.TestCase):
+
+  def test_overwrite_moves_the_earlier_run_aside_intact(self):
+    d = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "run")
+    os.makedirs(d)
+    cfg = RunConfig(model_dir=d)
+    with open(os.path.join(d, "config.json"), "w") as f:
+      f.write(cfg.to_json())
+    with open(os.path.join(d, "results.json"), "w") as f:
+      f.write('{"test_accuracy": 0.9}')
+    with self.assertRaisesRegex(UserError, "holds a finished run"):
+      pipeline.prepare_model_dir(cfg)
+    pipeline.prepare_model_dir(dataclasses.replace(cfg, overwrite=True))
+    self.assertEqual(os.listdir(d), [])
+    aside = glob.glob(d + ".old-*")
+    self.assertLen(aside, 1)
+    with open(os.path.join(aside[0], "results.json")) as f:
+      self.assertEqual(json.load(f), {"test_accuracy": 0.9})
+
+  def test_a_worker_other_than_the_chief_never_moves_it(self):
+    d = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "run")
+    os.makedirs(d)
+    cfg = RunConfig(model_dir=d, overwrite=True)
+    with open(os.path.join(d, "results.json"), "w") as f:
+      f.write("{}")
+    with open(os.path.join(d, "config.json"), "w") as f:
+      f.write(cfg.to_json())
+    pipeline.prepare_model_dir(cfg, chief=False)
+    self.assertEqual(sorted(os.listdir(d)), ["config.json", "results.json"])
 
 
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),

@@ -174,6 +174,62 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertGreater(out.peak_step_bytes, 0)       # the cut round was measured
     self.assertLen(out.genotype.ops, 3)
 
+  def test_dnas_out_of_memory_halves_the_batch_then_gives_up(self):
+    real_step = dnas_trainer.DnasTrainer.train_step
+    calls = []
+
+    def oom_once(trainer, *args):
+      calls.append(1)
+      if len(calls) == 2:
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+      return real_step(trainer, *args)
+    ctx = self.context(method="dnas", memory_budget_mb=64, dnas_rounds=1)
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", oom_once):
+      out = search_methods.make_search(ctx).run()
+    oom = [e for e in out.events if e["kind"] == "out_of_memory"]
+    self.assertEqual([e["answer"] for e in oom], ["batch halved to 16"])
+
+    def always_oom(trainer, *args):
+      raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", always_oom):
+      with self.assertRaisesRegex(SearchFault, r"out of memory 4 times in DNAS "
+                                               r"round 1; lower --memory_budget_mb"):
+        search_methods.make_search(ctx).run()
+    one = self.context(method="dnas", memory_budget_mb=64, dnas_rounds=1, batch_size=1)
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", always_oom):
+      with self.assertRaisesRegex(SearchFault, "out of memory at the smallest batch"):
+        search_methods.make_search(one).run()
+
+  def test_rl_phases_max_spent(self):
+    ctx = self.context(rl_phases_max=1, min_samples=1000, max_samples=1000)
+    with self.assertRaisesRegex(MemoryBudgetError,
+                                r"^radars: after 1 RL phases the subspace still "
+                                r"needs \d+ MB, budget 12 MB \(raise --rl_phases_max"):
+      search_methods.RadarsSearch(ctx).run()
+
+  def test_every_method_resumes_from_its_checkpoint(self):
+    for method, changes in (("rl", dict(child_samples=8)), ("random", {}),
+                            ("dnas", dict(memory_budget_mb=64, dnas_rounds=2))):
+      checkpoints = SearchCheckpoints(
+          tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")))
+      first = search_methods.make_search(self.context(checkpoints, method=method,
+                                                      **changes))
+      unit = first.next_unit()
+      first.begin_unit()
+      unit()
+      first.state.units += 1
+      first.save()
+      resumed = search_methods.make_search(self.context(checkpoints, method=method,
+                                                        **changes))
+      self.assertEqual(resumed.state.units, 1, method)
+      self.assertEqual(resumed.state.samples, first.state.samples, method)
+      self.assertEqual(resumed.state.dnas_rounds, first.state.dnas_rounds, method)
+      if method == "dnas":
+        self.assertAllClose(resumed.dnas.alphas.logits, first.dnas.alphas.logits)
+      out = resumed.run()
+      self.assertLen(out.genotype.ops, 3, method)
+      self.assertGreater(resumed.state.units, 1, method)
+
   def test_rl_and_random_children(self):
     for method in ("rl", "random"):
       out = search_methods.run_search(self.context(method=method))
