@@ -12,7 +12,8 @@ on rank architectures as training them stand-alone does?
    the `child` proxy, is kept in <out>/ground_truth.json and reused: an
    interrupted run continues, and a run with other search flags reuses them.
 2. The proxies, each scoring the same architectures on the same validation
-   examples: `child` (rl's score: a child trained --child_train_steps from
+   examples: FLOPs (no training: the trivial proxy a search signal must beat),
+   `child` (rl's score: a child trained --child_train_steps from
    scratch), the shared-weight score of the real RADARS search objects after the
    warm-up and after each of --rl_phases RL phases (no pruning in between), and
    the `evidence` surrogate (sum over layers of each candidate's mean centred reward
@@ -155,6 +156,11 @@ def main(argv):
     short = name.split(" (")[0]
     scored[short], taus[short] = scores, tau
 
+  from radars_tf import memory_model  # pylint: disable=import-outside-toplevel
+  from radars_tf.genotype import from_choices  # pylint: disable=import-outside-toplevel
+  row("FLOPs (no training: the trivial proxy to beat)",
+      [memory_model.model_macs(space, from_choices(space, a).ops, source.input_shape,
+                               10) for a in archs], 0)
   t = time.time()
   steps = RunConfig().child_train_steps
   key = f"child_{steps}"                # rl's proxy does not depend on the search
