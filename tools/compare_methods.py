@@ -6,7 +6,10 @@ markdown table and the targets it meets or misses.
       --max_search_seconds=240 --memory_budget_mb=512 -- --final_epochs=2
 
 Flags after `--` go to every run. A method that refuses (DNAS over the budget) gets
-its one-line reason in the table. RADARS also runs with the search time budget cut
+its one-line reason in the table. `genotype:NAME` methods are hand-designed
+baselines (radars_tf/known_genotypes.py): no search, the same final training.
+Every run's TensorBoard logs lie under --out, so `tensorboard --logdir=<out>`
+compares methods and seeds side by side (HParams tab: flags and test accuracy). RADARS also runs with the search time budget cut
 by --short_factor: if that still matches rl's test accuracy, RADARS reached rl's
 accuracy in 1/short_factor of rl's search time (the paper's claim is 2.5x).
 Finished runs are reused; delete a run's directory to redo it.
@@ -23,8 +26,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERAS_TUNER = "keras_tuner"
 
 flags.DEFINE_string("out", "runs/compare", "Directory of the runs and the table.")
-flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random", KERAS_TUNER],
-                  "Methods to run.")
+GENOTYPE = "genotype:"
+flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random", KERAS_TUNER,
+                              GENOTYPE + "mobilenetv2_e3", GENOTYPE + "plain_conv"],
+                  "Methods to run (genotype:NAME: a hand-designed genotype retrained).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds; every method runs each.")
 flags.DEFINE_float("max_search_seconds", 240, "Search time budget of every method.")
 flags.DEFINE_float("short_factor", 2.5, "RADARS also runs with the search time "
@@ -38,11 +43,15 @@ FLAGS = flags.FLAGS
 
 def run_one(method: str, seed: str, seconds: float, extra) -> dict:
   """results.json of one run, or {"refused": reason}."""
-  model_dir = os.path.join(FLAGS.out, f"{method}-t{seconds:.0f}-seed{seed}")
+  model_dir = os.path.join(FLAGS.out, f"{method.replace(':', '-')}-t{seconds:.0f}"
+                           f"-seed{seed}")
   results = os.path.join(model_dir, "results.json")
   if not os.path.exists(results):
     entry = (["tools/keras_tuner_search.py"] if method == KERAS_TUNER
              else ["-m", "radars_tf.run"])
+    if method.startswith(GENOTYPE):
+      extra = [*extra, f"--genotype={method[len(GENOTYPE):]}"]
+      method = "radars"         # unused: --genotype skips the search
     proc = subprocess.run(
         # The compared settings come last, so a flagfile in `extra` cannot change them.
         [sys.executable, *entry, *extra, f"--method={method}",
