@@ -1,11 +1,13 @@
 """A real TensorBoard server on 127.0.0.1 against a smoke run's logdir: the runs and
-the expected scalar, image and text tags are served through its HTTP API."""
+the expected scalar, image and text tags, and the run's hyperparameters with its
+test accuracy in the HParams tab, are served through its HTTP API."""
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 from absl.testing import absltest
@@ -78,10 +80,25 @@ class TensorBoardTest(absltest.TestCase):
     self.assertIn("pruning/decisions", tags)
 
   def test_hparams(self):
-    tags = self.get("/data/plugin/scalars/tags")
-    self.assertIn("search", tags)
     plugins = self.get("/data/plugins_listing")
     self.assertTrue(plugins.get("hparams", {}).get("enabled"), plugins.get("hparams"))
+    request = urllib.parse.quote(json.dumps({"experimentName": ""}))
+    experiment = self.get(f"/data/plugin/hparams/experiment?request={request}")
+    hparams = {h["name"]: h for h in experiment["hparamInfos"]}
+    for name in ("method", "space", "memory_budget_mb", "seed", "target_mflops"):
+      self.assertIn(name, hparams)
+    metrics = [m["name"]["tag"] for m in experiment["metricInfos"]]
+    self.assertIn("final/test_accuracy", metrics)
+    request = urllib.parse.quote(json.dumps(
+        {"experimentName": "", "startIndex": 0, "sliceSize": 10,
+         "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS"]}))
+    groups = self.get(f"/data/plugin/hparams/session_groups?request={request}")
+    (group,) = groups["sessionGroups"]          # the run, with its values
+    self.assertEqual(group["hparams"]["method"], "radars")
+    accuracy = [m["value"] for m in group["metricValues"]
+                if m["name"]["tag"] == "final/test_accuracy"]
+    self.assertLen(accuracy, 1)
+    self.assertBetween(accuracy[0], 0.0, 1.0)
 
 
 if __name__ == "__main__":
