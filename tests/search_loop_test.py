@@ -60,14 +60,24 @@ class SearchLoopTest(tf.test.TestCase):
     fitted = [d for d in rl if d.estimate_after_mb <= ctx.cfg.budget_mb]
     self.assertLen(fitted, 1)
     self.assertIs(fitted[0], rl[-1])
-    # The loop ends with one op per layer or a confident alpha distribution.
-    probs = search.dnas.alpha_probs()
-    confident = alphas_lib.confident_layers(probs, out.subspace,
-                                            ctx.cfg.converge_threshold)
-    self.assertTrue(len(confident) == len(out.subspace.alive)
-                    or search.state.dnas_rounds == ctx.cfg.dnas_rounds)
     for layer, op in enumerate(out.genotype.ops):
       self.assertIn(ctx.space.candidates()[layer].index(op), out.subspace.alive[layer])
+
+  def test_dnas_rounds_stop_when_the_alphas_converge(self):
+    # Every layer counts as converged at once (threshold 0.01): one round only.
+    early = search_methods.RadarsSearch(self.context(converge_threshold=0.01,
+                                                     memory_budget_mb=64))
+    early.run()
+    self.assertEqual(early.state.dnas_rounds, 1)
+    self.assertLen(alphas_lib.confident_layers(early.dnas.alpha_probs(),
+                                               early.subspace, 0.01), 3)
+    # Never converged (threshold 1.0, the whole space fits, nothing pruned on
+    # alphas): every round runs.
+    full = search_methods.RadarsSearch(self.context(converge_threshold=1.0,
+                                                    memory_budget_mb=64,
+                                                    alpha_prune_ratio=1e-9))
+    full.run()
+    self.assertEqual(full.state.dnas_rounds, SMOKE.dnas_rounds)
 
   def test_radars_ends_with_one_op_per_layer(self):
     # Every candidate below the top alpha goes after the first round.
