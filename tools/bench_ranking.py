@@ -159,8 +159,8 @@ def main(argv):
   from radars_tf import memory_model  # pylint: disable=import-outside-toplevel
   from radars_tf.genotype import from_choices  # pylint: disable=import-outside-toplevel
   row("FLOPs (no training: the trivial proxy to beat)",
-      [memory_model.model_macs(space, from_choices(space, a).ops, source.input_shape,
-                               10) for a in archs], 0)
+      [2 * memory_model.model_macs(space, from_choices(space, a).ops,
+                                   source.input_shape, 10) for a in archs], 0)
   t = time.time()
   steps = RunConfig().child_train_steps
   key = f"child_{steps}"                # rl's proxy does not depend on the search
