@@ -48,9 +48,15 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(est.gradients, 4 * (stem - 2 * 4 + head))
     self.assertEqual(est.optimizer_slots, est.gradients)
 
-  def test_cost_matrix_normalized(self):
-    m = memory_model.cost_matrix(ss.load("tiny"), SHAPE)
-    self.assertAlmostEqual(float(m.max(axis=1).sum()), 1.0, places=5)
+  def test_model_macs_are_the_fixed_part_plus_the_chosen_ops(self):
+    space = ss.load("tiny")
+    macs = memory_model.macs_matrix(space, SHAPE)
+    for choices in ([0, 0, 0], [1, 2, 3], [3, 0, 1]):
+      ops = [c[i] for c, i in zip(space.candidates(), choices)]
+      self.assertEqual(memory_model.model_macs(space, ops, SHAPE, 10),
+                       memory_model.fixed_macs(space, SHAPE, 10)
+                       + sum(macs[l, i] for l, i in enumerate(choices)))
+    self.assertEqual(macs[0, 3], 0)          # skip: no multiply-accumulates
 
 
 if __name__ == "__main__":
