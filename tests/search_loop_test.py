@@ -27,6 +27,19 @@ SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
                   final_epochs=1)
 
 
+def oom_on_second_step():
+  """A DnasTrainer.train_step that raises out-of-memory on its second call only."""
+  real_step = dnas_trainer.DnasTrainer.train_step
+  calls = []
+
+  def step(trainer, *args):
+    calls.append(1)
+    if len(calls) == 2:
+      raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+    return real_step(trainer, *args)
+  return step
+
+
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
                      "Debian's dataset-fashion-mnist is not installed")
 class SearchLoopTest(tf.test.TestCase):
@@ -140,14 +153,7 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertEqual(resumed.state.units, 1)
 
   def test_resource_exhausted_is_survived(self):
-    real_step = dnas_trainer.DnasTrainer.train_step
-    calls = []
-
-    def oom_once(trainer, *args):
-      calls.append(1)
-      if len(calls) == 2:
-        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
-      return real_step(trainer, *args)
+    oom_once = oom_on_second_step()
     search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
     with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", oom_once):
       out = search.run()
@@ -185,14 +191,7 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertLen(out.genotype.ops, 3)
 
   def test_dnas_out_of_memory_halves_the_batch_then_gives_up(self):
-    real_step = dnas_trainer.DnasTrainer.train_step
-    calls = []
-
-    def oom_once(trainer, *args):
-      calls.append(1)
-      if len(calls) == 2:
-        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
-      return real_step(trainer, *args)
+    oom_once = oom_on_second_step()
     ctx = self.context(method="dnas", memory_budget_mb=64, dnas_rounds=1)
     with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", oom_once):
       out = search_methods.make_search(ctx).run()
