@@ -4,7 +4,6 @@
 """
 import dataclasses
 import json
-import os
 from typing import Optional
 
 from radars_tf import known_genotypes
@@ -128,10 +127,8 @@ class RunConfig:
     if self.final_warmup_epochs >= self.final_epochs:
       raise UserError(f"--final_warmup_epochs ({self.final_warmup_epochs:g}) must be "
                       f"below --final_epochs ({self.final_epochs})")
-    if self.genotype and not (self.genotype in known_genotypes.KNOWN
-                              or os.path.isfile(self.genotype)):
-      raise UserError(f"--genotype {self.genotype}: neither a known genotype "
-                      f"({', '.join(known_genotypes.KNOWN)}) nor a file")
+    if self.genotype:
+      known_genotypes.check_name(self.genotype)
     if self.path_sampling not in PATH_SAMPLING:
       raise UserError(f"unknown path sampling '{self.path_sampling}'; choose one "
                       f"of: {', '.join(PATH_SAMPLING)}")

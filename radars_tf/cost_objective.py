@@ -44,10 +44,11 @@ class CostObjective:
 
   def penalty(self, choices: Sequence[int]) -> float:
     """What the reward of architecture `choices` loses to its cost (>= 0)."""
-    p = self.cost_weight * sum(float(self.flops[l, c])
-                               for l, c in enumerate(choices)) / self._norm
+    flops = sum(float(self.flops[l, c]) for l, c in enumerate(choices))
+    p = self.cost_weight * flops / self._norm
     if self.target_mflops:
-      p += self.cost_beta * abs(self.mflops(choices) / self.target_mflops - 1.0)
+      mflops = (self.fixed_flops + flops) / 1e6
+      p += self.cost_beta * abs(mflops / self.target_mflops - 1.0)
     return p
 
   def expected_penalty(self, weights: tf.Tensor) -> tf.Tensor:

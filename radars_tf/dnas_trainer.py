@@ -83,7 +83,8 @@ class DnasTrainer:
     seed = tf.stack([self.step_counter, tf.constant(7, tf.int64)])
     return self.alphas.mixing_weights(self.mask, tau, self.hp.gumbel, seed)
 
-  def _replica_step(self, tx, ty, vx, vy, tau):
+  def weight_pass(self, tx, ty, tau):
+    """The weight half of a step (mixing weights held constant); per replica."""
     scale = 1.0 / self.global_batch_size
     with tf.GradientTape() as tape:
       logits = self.net.mixed_forward(tx, tf.stop_gradient(self._weights(tau)), True)
@@ -91,8 +92,11 @@ class DnasTrainer:
       loss = tf.reduce_sum(per_ex) * scale
     variables = self.net.trainable_variables
     self.w_opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    train_correct = count_correct(ty, logits)
+    return tf.reduce_sum(per_ex), count_correct(ty, logits)
 
+  def alpha_pass(self, vx, vy, tau):
+    """The alpha half of a step (no weight gradient); per replica."""
+    scale = 1.0 / self.global_batch_size
     with tf.GradientTape() as tape:
       w = self._weights(tau)
       vlogits = self.net.mixed_forward(vx, w, True)
@@ -103,9 +107,13 @@ class DnasTrainer:
                    / self.strategy.num_replicas_in_sync)
     self.a_opt.apply_gradients([(tape.gradient(a_loss, self.alphas.logits),
                                  self.alphas.logits)])
-    val_correct = count_correct(vy, vlogits)
-    return {"train_loss": tf.reduce_sum(per_ex), "train_correct": train_correct,
-            "val_loss": tf.reduce_sum(v_per_ex), "val_correct": val_correct}
+    return tf.reduce_sum(v_per_ex), count_correct(vy, vlogits)
+
+  def _replica_step(self, tx, ty, vx, vy, tau):
+    train_loss, train_correct = self.weight_pass(tx, ty, tau)
+    val_loss, val_correct = self.alpha_pass(vx, vy, tau)
+    return {"train_loss": train_loss, "train_correct": train_correct,
+            "val_loss": val_loss, "val_correct": val_correct}
 
   def _distributed_step(self, train_iter, val_iter, tau):
     tx, ty = next(train_iter)

@@ -5,7 +5,6 @@ a standalone Keras model for retraining from scratch.
 """
 import dataclasses
 import json
-import os
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -86,8 +85,5 @@ def load(name_or_path: str, space: SearchSpace) -> Genotype:
   if name_or_path in known_genotypes.KNOWN:
     name, ops = known_genotypes.KNOWN[name_or_path]
     return Genotype(name, ops).check(space)
-  if not os.path.isfile(name_or_path):
-    raise UserError(f"--genotype {name_or_path}: neither a known genotype "
-                    f"({', '.join(known_genotypes.KNOWN)}) nor a file")
-  with open(name_or_path) as f:
+  with open(known_genotypes.check_name(name_or_path)) as f:
     return Genotype.from_json(f.read()).check(space)

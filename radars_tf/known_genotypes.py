@@ -5,6 +5,10 @@ retrains one exactly like a found genotype; `genotype.load` reads them.
 Every searchable layer of `large`/`xlarge` is residual (a shortcut plus the op), so
 these are the residual forms of the networks they are named after.
 """
+import os
+
+from radars_tf.errors import UserError
+
 LARGE_LAYERS = 14      # stages of `large`: 2 + 4 + 4 + 2 + 2 layers
 
 KNOWN = {
@@ -17,3 +21,12 @@ KNOWN = {
     # A plain residual network of 3x3 convolutions (ResNet's basic block, one conv).
     "plain_conv": ("large", ("conv_k3",) * LARGE_LAYERS),
 }
+
+
+def check_name(name_or_path: str) -> str:
+  """`name_or_path` if it is a known genotype or an existing file, else UserError
+  (TensorFlow-free: config validation calls it before TF is imported)."""
+  if name_or_path in KNOWN or os.path.isfile(name_or_path):
+    return name_or_path
+  raise UserError(f"--genotype {name_or_path}: neither a known genotype "
+                  f"({', '.join(KNOWN)}) nor a file")

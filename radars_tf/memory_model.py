@@ -1,19 +1,21 @@
 """Estimate of the peak bytes one DNAS training step needs per replica.
 
-Counts, from the same op programs the layers are built from (`ops.program_cost`):
-weights (BN statistics included), their gradients, the optimizer's slots, alphas
-with their gradient and Adam slots, and the activations every alive candidate keeps
-for the backward pass at the per-replica batch, plus the largest transient of the
-backward pass. `ACTIVATION_FACTOR` scales the activation term; it was fitted against
-TensorFlow's allocator peak (`memory_probe`, `tools/bench_memory.py`) so that the
-estimate errs on the safe side: random subspaces of the `large` space measured 0.74
-to 0.86 of the estimate (batch 8 and 16, TF 2.15 CPU), single-family spaces 0.57
-(pooling) to 0.98 (5x5 convs). tests/memory_model_test.py fails when a measured peak
-exceeds it (and when it is below 0.7 of it).
+Counts, from the same op programs the layers are built from (`ops.program_cost`),
+every part a step holds at its peak, each named: what it holds throughout
+(weights with BN statistics, SGD momentum slots, alphas with their gradient and Adam
+slots, its two input batches), then the larger of its two backward passes: the
+weight pass (the activations its backward reads, every weight gradient, held
+together for clipping by the global norm, and the weight decay's temporaries) or
+the alpha pass (its activations; it computes no weight gradient). Activations are
+counted layer by layer as the backward pass frees them (`pass_peak_elems`); no term
+is a fitted factor. Each part is measured apart by `memory_probe.measure_dnas_step`
+(`tools/bench_memory.py --terms`); tests/memory_model_test.py fails when a measured
+peak exceeds the estimate. The input pipeline allocates outside the device's
+allocator (tf.data; tests/memory_model_test.py), so it is not a term.
 """
 import dataclasses
 import functools
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -21,22 +23,40 @@ from radars_tf import network, ops
 from radars_tf.search_space import SearchSpace, Subspace, candidate_matrix
 
 BYTES = 4                  # float32
-ACTIVATION_FACTOR = 1.1    # see module docstring
 MB = 1 << 20
+OVERLAP = 0.1      # see MemoryEstimate.overlap
 
 
 @dataclasses.dataclass(frozen=True)
 class MemoryEstimate:
   weights: int
-  gradients: int
   optimizer_slots: int
-  alphas: int
-  activations: int
+  alphas: int           # value and two Adam slots
+  inputs: int           # the step's two batches (train and val)
+  # The weight pass: its activations, then every gradient (clipping by the global
+  # norm holds them all) and the weight decay's temporaries, one per weight.
+  weight_activations: int
+  gradients: int
+  weight_decay: int
+  # The alpha pass: its activations only (it computes no weight gradient).
+  alpha_activations: int
+  # In one compiled step the alpha pass starts while the weight update is still
+  # running: the whole step measures up to 8.5% of the weight pass's activations
+  # above its larger pass alone (tools/bench_memory.py). Not modelled op by op.
+  overlap: int
+
+  @property
+  def held(self) -> int:
+    """What the step keeps throughout: weights, optimizer slots, alphas."""
+    return self.weights + self.optimizer_slots + self.alphas + self.inputs
+
+  @property
+  def weight_pass(self) -> int:
+    return self.weight_activations + self.gradients + self.weight_decay
 
   @property
   def total(self) -> int:
-    return (self.weights + self.gradients + self.optimizer_slots + self.alphas
-            + self.activations)
+    return self.held + max(self.weight_pass, self.alpha_activations) + self.overlap
 
   @property
   def total_mb(self) -> float:
@@ -55,11 +75,11 @@ def layer_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
 
 @functools.lru_cache(maxsize=32)
 def shortcut_costs(space: SearchSpace, input_shape: Tuple[int, int, int]
-                   ) -> Tuple[ops.OpCost, ...]:
-  """OpCost of every layer's shortcut (all zero outside residual spaces, and
-  where the shortcut is the identity); cached like `layer_costs`."""
+                   ) -> Tuple[Optional[ops.OpCost], ...]:
+  """OpCost of every layer's shortcut (None outside residual spaces); cached like
+  `layer_costs`."""
   return tuple(ops.op_cost(ops.SHORTCUT, l.hw, l.cin, l.cout, l.stride)
-               if space.residual else ops.OpCost(0, 0, 0, 0, False)
+               if space.residual else None
                for l in space.layers(input_shape[0]))
 
 
@@ -75,14 +95,14 @@ def fixed_macs(space: SearchSpace, input_shape: Tuple[int, int, int],
   head."""
   stem = ops.op_cost(ops.STEM, input_shape[0], input_shape[2], space.stem_channels,
                      1).macs
-  return (stem + sum(c.macs for c in shortcut_costs(space, tuple(input_shape)))
+  return (stem + sum(c.macs for c in shortcut_costs(space, tuple(input_shape)) if c)
           + network.head_cost(space.stages[-1].channels, num_classes)[1])
 
 
 def op_memory(space: SearchSpace, input_shape: Tuple[int, int, int]) -> np.ndarray:
   """[layers, candidates] activation elements each op keeps (a memory proxy that
   orders candidates; params break ties), inf where a layer has no candidate."""
-  return candidate_matrix([[c.saved_elems + 1e-6 * c.params for c in row]
+  return candidate_matrix([[c.kept + 1e-6 * c.params for c in row]
                            for row in layer_costs(space, tuple(input_shape))],
                           np.inf)
 
@@ -93,51 +113,77 @@ def cheapest_completion(subspace: Subspace, memory: np.ndarray) -> Subspace:
                         for l, a in enumerate(subspace.alive)))
 
 
-def activation_elems(space: SearchSpace, subspace: Subspace,
-                     input_shape: Tuple[int, int, int]) -> int:
-  """Activation elements per example at the peak of a DNAS step.
+def pass_peak_elems(space: SearchSpace, subspace: Subspace,
+                    input_shape: Tuple[int, int, int], alpha_pass: bool) -> int:
+  """Activation elements per example at the peak of one backward pass.
 
-  Everything kept for backward (each layer's input once, each alive op's saved
-  tensors), plus the largest transient of the backward pass: the gradients of a
-  layer's input from each of its alive ops, held until they are summed.
+  Backward runs from the last layer to the first and frees each layer's kept
+  tensors once it is done, so the peak is the largest, over layers, of what the
+  layers up to it keep plus that layer's transient: the gradient arriving at its
+  output, one gradient of its input per op (summed only once all exist), and the
+  largest gradient inside an op.
   """
   hw, cin = input_shape[0], input_shape[2]
-  kept = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1).saved_elems
-  transient = 0
+  stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
+  held = 0 if alpha_pass else stem.kept_weight + hw * hw * cin
+  peak = held + stem.largest_elems
   costs = layer_costs(space, tuple(input_shape))
   shortcuts = shortcut_costs(space, tuple(input_shape))
   for layer, alive in zip(space.layers(hw), subspace.alive):
     in_elems = layer.hw * layer.hw * layer.cin
-    op_costs = [costs[layer.index][i] for i in alive] + [shortcuts[layer.index]]
-    kept += sum(c.saved_elems for c in op_costs)
-    kept += in_elems if any(c.input_needed for c in op_costs) else 0
-    transient = max(transient, (len(alive) + int(space.residual)) * in_elems)
-  return kept + transient
+    # The alpha pass stops at the first layer: no gradient of its input.
+    to_input = not (alpha_pass and layer.index == 0)
+    # Ops scaled by a mixing weight (in residual spaces an identity op adds nothing)
+    weighted = [c for c in (costs[layer.index][i] for i in alive)
+                if not (space.residual and c.identity)]
+    around = shortcuts[layer.index]          # not weighted: its output is not kept
+    parts = weighted + ([around] if around else [])
+    if alpha_pass:
+      held += sum(c.kept_alpha for c in parts) + sum(
+          c.output_elems for c in weighted if not c.output_kept)
+      needs_input = (any(c.input_alpha for c in weighted)
+                     or bool(around and around.input_alpha and not around.identity))
+    else:
+      held += sum(c.kept_weight for c in parts)
+      needs_input = any(c.input_weight for c in parts)
+    held += in_elems if needs_input else 0
+    out_elems = max(c.output_elems for c in parts)
+    grads = sum(c.passes_gradient for c in parts) if to_input else 0
+    peak = max(peak, held + out_elems + grads * in_elems
+               + max(c.largest_elems for c in parts))
+  return peak
 
 
 def estimate(space: SearchSpace, subspace: Subspace,
              input_shape: Tuple[int, int, int], num_classes: int,
              per_replica_batch: int) -> MemoryEstimate:
-  """Per-replica bytes of one DNAS step over `subspace` (SGD with momentum: one
-  optimizer slot per trainable weight)."""
+  """Per-replica bytes of one DNAS step over `subspace` (SGD with momentum and
+  weight decay: one optimizer slot per trainable weight)."""
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   params, trainable = stem.params, stem.trainable
   costs = layer_costs(space, tuple(input_shape))
   for layer_costs_, alive, around in zip(costs, subspace.alive,
                                          shortcut_costs(space, tuple(input_shape))):
-    params += sum(layer_costs_[i].params for i in alive) + around.params
-    trainable += sum(layer_costs_[i].trainable for i in alive) + around.trainable
+    params += sum(layer_costs_[i].params for i in alive) + (around.params
+                                                             if around else 0)
+    trainable += sum(layer_costs_[i].trainable for i in alive) + (
+        around.trainable if around else 0)
   head_params, _ = network.head_cost(space.stages[-1].channels, num_classes)
   params += head_params
   trainable += head_params
   n_alpha = sum(len(c) for c in costs)
-  act = activation_elems(space, subspace, input_shape)
+  per_example = per_replica_batch * BYTES
+  weight_act = pass_peak_elems(space, subspace, input_shape, False) * per_example
   return MemoryEstimate(
-      weights=params * BYTES, gradients=trainable * BYTES,
-      optimizer_slots=trainable * BYTES,
-      alphas=4 * n_alpha * BYTES,            # value, gradient, two Adam slots
-      activations=int(ACTIVATION_FACTOR * act * per_replica_batch * BYTES))
+      # each optimizer also counts its steps (int64)
+      weights=params * BYTES, optimizer_slots=trainable * BYTES + 8,
+      alphas=3 * n_alpha * BYTES + 8,
+      inputs=2 * (hw * hw * cin + 1) * per_example,     # images and labels
+      weight_activations=weight_act,
+      gradients=trainable * BYTES, weight_decay=trainable * BYTES,
+      alpha_activations=pass_peak_elems(space, subspace, input_shape, True)
+      * per_example, overlap=int(OVERLAP * weight_act))
 
 
 def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],

@@ -19,8 +19,13 @@ from radars_tf.search_space import SearchSpace, Subspace
 
 @dataclasses.dataclass(frozen=True)
 class StepMeasurement:
-  peak_bytes: int
+  """What one DNAS step claims, whole and by part (bytes; see `claimed_peak`)."""
+  peak_bytes: int          # a steady step: both passes and both updates
   step_seconds: float
+  first_step_bytes: int    # the first step: tracing, optimizer slots created
+  held_bytes: int          # weights, optimizer slots, alphas: the real variables
+  weight_pass_bytes: int   # the weight half alone, above what is held
+  alpha_pass_bytes: int    # the alpha half alone, above what is held
 
 
 def device_name() -> str:
@@ -55,7 +60,8 @@ def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:
 def measure_dnas_step(space: SearchSpace, subspace: Subspace,
                       input_shape: Tuple[int, int, int], num_classes: int,
                       batch: int, steps: int = 2, seed: int = 0) -> StepMeasurement:
-  """Claimed allocator peak and mean wall time of DNAS steps on random data."""
+  """Claimed allocator peak and mean wall time of DNAS steps on random data, and
+  the parts the memory model names, each measured alone."""
   gc.collect()
   tf.keras.backend.clear_session()
   tf.random.set_seed(seed)
@@ -65,17 +71,30 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
   trainer = dnas_trainer.DnasTrainer(net, alphas, strategy, batch,
                                      dnas_trainer.DnasHParams(), 100)
   rng = np.random.default_rng(seed)
-  x = tf.constant(rng.standard_normal((batch,) + tuple(input_shape)), tf.float32)
-  y = tf.constant(rng.integers(0, num_classes, batch), tf.int32)
+  x, vx = (tf.constant(rng.standard_normal((batch,) + tuple(input_shape)),
+                       tf.float32) for _ in range(2))
+  y, vy = (tf.constant(rng.integers(0, num_classes, batch), tf.int32)
+           for _ in range(2))
   it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
-  trainer.train_step(it, it)                      # trace, create optimizer slots
-  owned = (net.variables + trainer.w_opt.variables + [alphas.logits]
-           + trainer.a_opt.variables + [x, y])
+  vit = iter(tf.data.Dataset.from_tensors((vx, vy)).repeat())
+
+  def owned():      # the optimizer slots exist after the first step
+    return (net.variables + trainer.w_opt.variables + [alphas.logits]
+            + trainer.a_opt.variables + [x, y, vx, vy])
+  first = claimed_peak(lambda: trainer.train_step(it, vit), owned())
+  tau = tf.constant(1.0)
+  halves = [tf.function(lambda: trainer.weight_pass(x, y, tau)),
+            tf.function(lambda: trainer.alpha_pass(vx, vy, tau))]
+  for half in halves:
+    half()                                          # trace
+  held = variable_bytes(owned())
+  weight_pass, alpha_pass = (claimed_peak(half, owned()) - held for half in halves)
   seconds = []
 
   def run():
     for _ in range(steps):
       start = time.perf_counter()
-      trainer.train_step(it, it)
+      trainer.train_step(it, vit)
       seconds.append(time.perf_counter() - start)
-  return StepMeasurement(claimed_peak(run, owned), float(np.mean(seconds)))
+  return StepMeasurement(claimed_peak(run, owned()), float(np.mean(seconds)), first,
+                         held, weight_pass, alpha_pass)

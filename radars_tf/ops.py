@@ -121,15 +121,35 @@ def op_program(spec: str, cin: int, cout: int, stride: int) -> OpProgram:
 
 @dataclasses.dataclass(frozen=True)
 class OpCost:
-  """Per-example costs of one op at one input resolution."""
+  """Per-example costs of one op at one input resolution.
+
+  A DNAS step runs two backward passes that keep different tensors (TensorFlow
+  frees a forward tensor once no gradient reads it): the weight pass needs conv
+  inputs for the filter gradients; the alpha pass needs no filter gradient, but
+  needs each op's output for its mixing weight's gradient (see memory_model).
+  """
   params: int          # all weights, BN moving statistics included
   trainable: int       # what the optimizer updates (and keeps slots for)
   macs: int            # multiply-accumulates of the forward pass
-  saved_elems: int     # elements of the op's own tensors kept for backward
-  input_needed: bool   # its backward reads the op's input tensor
+  kept_weight: int     # elements of the op's own tensors the weight pass keeps
+  kept_alpha: int      # ... the alpha pass keeps (output excluded, see below)
+  input_weight: bool   # the weight pass's backward reads the op's input
+  input_alpha: bool    # the alpha pass's backward reads it
+  output_elems: int    # the op's output
+  output_kept: bool    # its output is already counted in kept_alpha (ReLU, pool)
+  largest_elems: int   # its largest tensor: the backward's transient gradient
+  identity: bool       # passes its input through (no primitives)
+  passes_gradient: bool  # its input gets a gradient from it (all but `zero`)
+
+  @property
+  def kept(self) -> int:
+    """Activation elements a training step keeps for this op (ordering proxy)."""
+    return max(self.kept_weight, self.kept_alpha + self.output_elems
+               * (not self.output_kept))
 
 
-_NEEDS_INPUT = ("conv", "dwconv", "bn", "maxpool")   # backward reads the input
+_NEEDS_INPUT = ("conv", "dwconv", "bn", "maxpool")   # weight pass reads the input
+_NEEDS_INPUT_ALPHA = ("bn", "maxpool")               # a conv's input grad does not
 _NEEDS_OUTPUT = ("relu", "relu6", "maxpool")         # backward reads the output
 
 
@@ -140,20 +160,20 @@ def _out_size(size: int, stride: int) -> int:
 def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
   """Counts of one op program on an `hw` x `hw` x `cin` input, per example.
 
-  A tensor is kept for backward when its producer's gradient reads it (ReLU, max
-  pool) or its consumer's does (conv, BN, max pool); the op's output is kept too
-  (the alpha gradient of the mixed sum reads it). Each tensor is counted once.
+  A tensor is kept for a backward pass when its producer's gradient reads it
+  (ReLU, max pool) or its consumer's does (per pass, `_NEEDS_INPUT*`); each tensor
+  is counted once.
   """
-  params = trainable = macs = saved = 0
-  c = cin
+  params = trainable = macs = kept_w = kept_a = 0
+  c, largest, out_kept = cin, hw * hw * cin, False
   prims = program.prims
   for j, p in enumerate(prims):
     if p.kind in ("conv", "dwconv"):
       if p.dilation > 1:
-        # TF dilates through space-to-batch: one more copy of the input, padded
-        # by the dilated kernel's reach.
+        # TF dilates through space-to-batch: a copy of the input, padded by the
+        # dilated kernel's reach, which the filter gradient reads.
         padded = hw + (p.kernel - 1) * p.dilation
-        saved += padded * padded * c
+        kept_w += padded * padded * c
       hw = _out_size(hw, p.stride)
       cout = p.filters if p.kind == "conv" else c
       w = p.kernel * p.kernel * (c * cout if p.kind == "conv" else c)
@@ -170,11 +190,21 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
         macs += hw * hw * c * p.kernel * p.kernel
     elif p.kind == "zero":
       hw, c = _out_size(hw, p.stride), p.filters
-    last = j == len(prims) - 1
-    if last or p.kind in _NEEDS_OUTPUT or prims[j + 1].kind in _NEEDS_INPUT:
-      saved += hw * hw * c
-  needs_input = bool(prims) and prims[0].kind in _NEEDS_INPUT
-  return OpCost(params, trainable, macs, saved, needs_input)
+    elems = hw * hw * c
+    largest = max(largest, elems)
+    nxt = prims[j + 1].kind if j + 1 < len(prims) else None
+    if p.kind in _NEEDS_OUTPUT or nxt in _NEEDS_INPUT:
+      kept_w += elems
+    out_kept = p.kind in _NEEDS_OUTPUT or nxt in _NEEDS_INPUT_ALPHA
+    kept_a += elems if out_kept else 0
+  first = prims[0].kind if prims else None
+  return OpCost(params, trainable, macs, kept_w, kept_a,
+                input_weight=first in _NEEDS_INPUT,
+                # an identity's output is its input: the alpha pass reads it
+                input_alpha=first in _NEEDS_INPUT_ALPHA or not prims,
+                output_elems=hw * hw * c, output_kept=out_kept or not prims,
+                largest_elems=largest, identity=not prims,
+                passes_gradient=first != "zero")
 
 
 def op_cost(spec: str, hw: int, cin: int, cout: int, stride: int) -> OpCost:

@@ -1,16 +1,21 @@
-"""Peak memory of DNAS and of RADARS against candidates per layer (a markdown table).
+"""Memory of DNAS and of RADARS against candidates per layer, batch and budget.
 
-DNAS: one step of the whole supernet (the first k candidates of every layer), its
-allocator peak measured and the memory model's estimate beside it. RADARS: a short
-real search (Fashion-MNIST) of the same space under --budget_mb; its measured peak
-is the highest of its DNAS rounds (each round's first, tracing step and its input
-pipeline included), after the agent pruned until the estimate fit. Its estimate
-column is the final subspace's; the first round's is at most the budget.
+DNAS rows: one step of the whole supernet (the first k candidates of every layer),
+its allocator peak measured whole and by the parts the memory model names (what is
+held, the weight pass, the alpha pass, the first step; `memory_probe`), beside the
+estimate of each. RADARS rows: a short real search (Fashion-MNIST) of the same
+space under each budget; per DNAS round, the estimate the agent pruned against and
+the measured peak of the round (its first, tracing step included; the input
+pipeline allocates outside the device allocator, see memory_model).
+
+Every finished row is kept in --out/rows.json and skipped on the next run, so the
+table can be built over several sittings; the tables are printed from that file.
 
   python tools/bench_memory.py --space=xlarge --candidates=4,8,16,26,32,36 \
-      --batch_size=32 --budget_mb=256
+      --batch_sizes=32,64 --budgets_mb=128,256,512 --out=runs/bench_memory
 """
 import dataclasses
+import json
 import os
 import platform
 import sys
@@ -25,24 +30,32 @@ from absl import app, flags, logging
 
 from radars_tf import data, memory_model, memory_probe, search_loop, search_methods
 from radars_tf import search_space as ss
+from radars_tf.checkpointing import write_json_atomic
 from radars_tf.config import RunConfig
+from radars_tf.errors import UserError
 from radars_tf.summaries import Progress, Summaries
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_string("space", "xlarge", "Search space preset or JSON file.")
 flags.DEFINE_list("candidates", ["4", "8", "16", "26", "32", "36"],
                   "Candidates per layer (the first k of every layer).")
-flags.DEFINE_integer("batch_size", 32, "Per-replica batch size.")
-flags.DEFINE_float("budget_mb", 256, "RADARS memory budget.")
-flags.DEFINE_bool("radars", True, "Also run a short RADARS search at every size.")
+flags.DEFINE_list("batch_sizes", ["32", "64"], "Per-replica batch sizes.")
+flags.DEFINE_list("budgets_mb", ["128", "256", "512"], "RADARS memory budgets.")
+flags.DEFINE_bool("radars", True, "Also run a short RADARS search per budget.")
 flags.DEFINE_integer("steps", 2, "Timed DNAS steps per size.")
+flags.DEFINE_string("out", "runs/bench_memory", "Keeps every finished row.")
 FLAGS = flags.FLAGS
 
-# A short search: enough RL phases to prune to the budget, two DNAS rounds.
+MB = 2 ** 20
+SHAPE = (28, 28, 1)
+# A short search: enough RL phases to prune to the budget (a candidate may be
+# pruned by memory once sampled once: this measures memory, not search quality),
+# two DNAS rounds.
 RADARS = dict(method="radars", dataset="fashion_mnist", max_train_examples=2048,
               max_test_examples=256, warmup_steps=10, rl_iterations_per_phase=1,
-              episodes_per_iteration=4, path_train_steps=2, dnas_rounds=2,
-              dnas_steps_per_round=3, rl_phases_max=40)
+              episodes_per_iteration=32, path_train_steps=2, min_samples=1,
+              max_samples=1, score_batches=1, dnas_rounds=2, dnas_steps_per_round=3,
+              rl_phases_max=40)
 
 
 def first_k(space: ss.SearchSpace, k: int) -> ss.SearchSpace:
@@ -53,20 +66,85 @@ def first_k(space: ss.SearchSpace, k: int) -> ss.SearchSpace:
                    for s in space.stages))
 
 
-def radars_search(space: ss.SearchSpace, source: data.DataSource):
+def dnas_row(space: ss.SearchSpace, batch: int) -> dict:
+  full = ss.Subspace.full(space)
+  est = memory_model.estimate(space, full, SHAPE, 10, batch)
+  got = memory_probe.measure_dnas_step(space, full, SHAPE, 10, batch, FLAGS.steps)
+  return dict(log10_size=full.log10_size(), est_total=est.total,
+              est_held=est.held, est_weight_pass=est.weight_pass,
+              est_alpha_pass=est.alpha_activations, peak=got.peak_bytes,
+              first_step=got.first_step_bytes, held=got.held_bytes,
+              weight_pass=got.weight_pass_bytes, alpha_pass=got.alpha_pass_bytes,
+              step_seconds=got.step_seconds)
+
+
+def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float,
+               source: data.DataSource) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  cfg = RunConfig(**RADARS, space=space.name, batch_size=FLAGS.batch_size,
-                  memory_budget_mb=FLAGS.budget_mb).validate()
+  cfg = RunConfig(**RADARS, space=space.name, batch_size=batch,
+                  memory_budget_mb=budget_mb).validate()
   tf.keras.backend.clear_session()
   ctx = search_loop.SearchContext(
       cfg, space, source, tf.distribute.get_strategy(),
       Summaries(tempfile.mkdtemp(prefix="bench_memory_")), Progress(quiet=True))
-  search = search_methods.make_search(ctx)
   start = time.time()
-  out = search.run()
-  phases = sum(e["kind"] == "rl_phase" for e in out.events)
-  rounds = sum(e["kind"] == "dnas_round" for e in out.events)
-  return out, phases, rounds, time.time() - start
+  try:
+    out = search_methods.make_search(ctx).run()
+  except UserError as e:        # e.g. the budget is below a one-op supernet
+    return dict(refused=str(e).splitlines()[0])
+  rounds = [e for e in out.events if e["kind"] == "dnas_round"]
+  return dict(rl_phases=sum(e["kind"] == "rl_phase" for e in out.events),
+              rounds=[dict(estimate_mb=e["estimate_mb"], peak_mb=e["peak_mb"])
+                      for e in rounds],
+              seconds=time.time() - start)
+
+
+def load_rows(path: str) -> dict:
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def print_tables(rows: dict) -> None:
+  print("\n| candidates/layer | batch | log10 size | held MB est / meas | weight pass "
+        "MB est / meas | alpha pass MB est / meas | step MB est / meas | meas / est "
+        "| first step MB | step s |")
+  print("|---|---|---|---|---|---|---|---|---|---|")
+  for key, r in rows.items():
+    if not key.startswith("dnas"):
+      continue
+    _, k, b = key.split()
+    print(f"| {k} | {b} | {r['log10_size']:.1f} | {r['est_held'] / MB:.1f} / "
+          f"{r['held'] / MB:.1f} | {r['est_weight_pass'] / MB:.0f} / "
+          f"{r['weight_pass'] / MB:.0f} | {r['est_alpha_pass'] / MB:.0f} / "
+          f"{r['alpha_pass'] / MB:.0f} | {r['est_total'] / MB:.0f} / "
+          f"{r['peak'] / MB:.0f} | {r['peak'] / r['est_total']:.2f} | "
+          f"{r['first_step'] / MB:.0f} | {r['step_seconds']:.2f} |")
+  print("\n| candidates/layer | batch | budget MB | RL phases | per DNAS round: "
+        "estimate MB / measured peak MB (ratio) | within budget | search s |")
+  print("|---|---|---|---|---|---|---|")
+  ratios, violations, n = [], 0, 0
+  for key, r in rows.items():
+    if not key.startswith("radars"):
+      continue
+    _, k, b, budget = key.split()
+    if "refused" in r:
+      print(f"| {k} | {b} | {budget} | - | refused: {r['refused']} | - | - |")
+      continue
+    n += 1
+    cells = []
+    for rd in r["rounds"]:
+      ratio = rd["peak_mb"] / rd["estimate_mb"]
+      ratios.append(ratio)
+      cells.append(f"{rd['estimate_mb']:.0f} / {rd['peak_mb']:.0f} ({ratio:.2f})")
+    over = any(rd["peak_mb"] > float(budget) for rd in r["rounds"])
+    violations += over
+    print(f"| {k} | {b} | {budget} | {r['rl_phases']} | {'; '.join(cells)} | "
+          f"{'**no**' if over else 'yes'} | {r['seconds']:.0f} |")
+  if ratios:
+    print(f"\nRADARS: {violations} of {n} searches over budget; measured / estimate "
+          f"per DNAS round {min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)} rounds)")
 
 
 def main(argv):
@@ -75,35 +153,30 @@ def main(argv):
   logging.set_verbosity(logging.ERROR)
   tf.get_logger().setLevel("ERROR")
   space = ss.load(FLAGS.space)
+  os.makedirs(FLAGS.out, exist_ok=True)
+  path = os.path.join(FLAGS.out, "rows.json")
+  rows = load_rows(path)
   source = data.DataSource("fashion_mnist", max_train_examples=2048,
                            max_test_examples=256) if FLAGS.radars else None
-  shape = (28, 28, 1)
-  print(f"space {space.name}, {space.num_layers} layers, input {shape}, batch "
-        f"{FLAGS.batch_size}, RADARS budget {FLAGS.budget_mb:.0f} MB, "
+  print(f"space {space.name}, {space.num_layers} layers, input {SHAPE}, "
         f"{platform.machine()} {os.cpu_count()} cores, device "
-        f"{memory_probe.device_name()}\n")
-  print("| candidates/layer | log10 size | DNAS estimate MB | DNAS measured peak MB | "
-        "DNAS step s | RADARS RL phases / DNAS rounds | RADARS final subspace estimate MB "
-        "| RADARS measured peak MB | RADARS within budget | RADARS search s |")
-  print("|---|---|---|---|---|---|---|---|---|---|")
+        f"{memory_probe.device_name()}, TF {tf.__version__}; rows in {path}")
   for k in (int(c) for c in FLAGS.candidates):
     sub_space = first_k(space, k)
-    full = ss.Subspace.full(sub_space)
-    est = memory_model.estimate(sub_space, full, shape, 10, FLAGS.batch_size)
-    got = memory_probe.measure_dnas_step(sub_space, full, shape, 10,
-                                         FLAGS.batch_size, FLAGS.steps)
-    cells = [f"{k}", f"{full.log10_size():.1f}", f"{est.total_mb:.0f}",
-             f"{got.peak_bytes / 2**20:.0f}" + (" (over)" if got.peak_bytes / 2**20
-                                                 > FLAGS.budget_mb else ""),
-             f"{got.step_seconds:.2f}"]
-    if FLAGS.radars:
-      out, phases, rounds, seconds = radars_search(sub_space, source)
-      peak = out.peak_step_bytes / 2**20
-      cells += [f"{phases} / {rounds}", f"{out.estimate_mb:.0f}", f"{peak:.0f}",
-                "yes" if peak <= FLAGS.budget_mb else "**no**", f"{seconds:.0f}"]
-    else:
-      cells += ["-"] * 5
-    print("| " + " | ".join(cells) + " |", flush=True)
+    for b in (int(x) for x in FLAGS.batch_sizes):
+      jobs = [(f"dnas {k} {b}", lambda s=sub_space, b=b: dnas_row(s, b))]
+      if FLAGS.radars:
+        jobs += [(f"radars {k} {b} {float(m):g}",
+                  lambda s=sub_space, b=b, m=m: radars_row(s, b, float(m), source))
+                 for m in FLAGS.budgets_mb]
+      for key, job in jobs:
+        if key in rows:
+          continue
+        start = time.time()
+        rows[key] = job()
+        write_json_atomic(path, rows)
+        print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
+  print_tables(rows)
 
 
 if __name__ == "__main__":

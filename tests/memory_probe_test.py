@@ -1,0 +1,66 @@
+"""The allocator probe: real on the CPU device, and the GPU path with a fake
+device (no GPU here): it must read and reset GPU:0's statistics, the same code
+path a GPU run takes under --gpu_memory_limit_mb."""
+from unittest import mock
+
+import tensorflow as tf
+
+from radars_tf import distribution, memory_probe
+
+
+class MemoryProbeTest(tf.test.TestCase):
+
+  def test_claimed_peak_counts_what_the_run_allocates(self):
+    n = 4 << 20                                  # 4 MB of float32
+
+    def run():
+      x = tf.ones((n // 4,))
+      tf.reduce_sum(x * 2.0).numpy()             # x and x * 2 alive together
+    claimed = memory_probe.claimed_peak(run, [])
+    self.assertBetween(claimed, 2 * n, 2 * n + (64 << 10))
+
+  def test_owned_state_is_counted_from_the_variables(self):
+    v = tf.Variable(tf.zeros((1 << 18,)))        # 1 MB held before the run
+    claimed = memory_probe.claimed_peak(lambda: None, [v])
+    self.assertEqual(claimed, 1 << 20)
+
+  def test_gpu_path_reads_the_gpu_allocator(self):
+    gpu = tf.config.LogicalDevice("/device:GPU:0", "GPU")
+    calls, stats = [], {"current": 100 << 20, "peak": 100 << 20}
+
+    def get_memory_info(device):
+      calls.append(("info", device))
+      return dict(stats)
+
+    def reset_memory_stats(device):
+      calls.append(("reset", device))
+      stats["peak"] = stats["current"]
+
+    def run():                                   # a step that peaks 30 MB higher
+      stats["peak"] = stats["current"] + (30 << 20)
+    with mock.patch.object(tf.config, "list_logical_devices",
+                           lambda kind=None: [gpu] if kind == "GPU" else []), \
+         mock.patch.object(tf.config.experimental, "get_memory_info",
+                           get_memory_info), \
+         mock.patch.object(tf.config.experimental, "reset_memory_stats",
+                           reset_memory_stats):
+      self.assertEqual(memory_probe.device_name(), "GPU:0")
+      self.assertEqual(memory_probe.claimed_peak(run, []), 30 << 20)
+    self.assertEqual({d for _, d in calls}, {"GPU:0"})
+    self.assertIn(("reset", "GPU:0"), calls)
+
+  def test_gpu_memory_limit_caps_every_gpu(self):
+    gpus = ["gpu0", "gpu1"]                      # fake physical devices
+    configured = {}
+    with mock.patch.object(tf.config, "list_physical_devices",
+                           lambda kind=None: gpus if kind == "GPU" else []), \
+         mock.patch.object(tf.config, "set_logical_device_configuration",
+                           lambda dev, conf: configured.update({dev: conf})):
+      distribution.configure_devices(gpu_memory_limit_mb=12000)
+    self.assertEqual({d: [c.memory_limit for c in conf]
+                      for d, conf in configured.items()},
+                     {"gpu0": [12000], "gpu1": [12000]})
+
+
+if __name__ == "__main__":
+  tf.test.main()
