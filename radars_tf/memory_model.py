@@ -2,15 +2,15 @@
 
 Counts, from the same op programs the layers are built from (`ops.program_cost`),
 every part a step holds at its peak, each named: what it holds throughout
-(weights with BN statistics, SGD momentum slots, alphas with their gradient and Adam
-slots, its two input batches), then the larger of its two backward passes: the
+(weights with BN statistics, SGD momentum slots, alphas with their Adam slots, its
+two input batches), then the larger of its two backward passes: the
 weight pass (the activations its backward reads, every weight gradient, held
 together for clipping by the global norm, and the weight decay's temporaries) or
 the alpha pass (its activations; it computes no weight gradient). Activations are
 counted layer by layer as the backward pass frees them (`pass_peak_elems`); no term
-is a fitted factor. Each part is measured apart by `memory_probe.measure_dnas_step`
-(`tools/bench_memory.py --terms`); tests/memory_model_test.py fails when a measured
-peak exceeds the estimate. The input pipeline allocates outside the device's
+is a fitted factor but `overlap`. Each part is measured apart by
+`memory_probe.measure_dnas_step` (`tools/bench_memory.py` prints them);
+tests/memory_model_test.py fails when a measured peak exceeds the estimate. The input pipeline allocates outside the device's
 allocator (tf.data; tests/memory_model_test.py), so it is not a term.
 """
 import dataclasses
@@ -41,13 +41,14 @@ class MemoryEstimate:
   # The alpha pass: its activations only (it computes no weight gradient).
   alpha_activations: int
   # In one compiled step the alpha pass starts while the weight update is still
-  # running: the whole step measures up to 8.5% of the weight pass's activations
-  # above its larger pass alone (tools/bench_memory.py). Not modelled op by op.
+  # running: the whole step measured up to 8.5% of the weight pass's activations
+  # above its larger pass alone (memory_probe, a RADARS subspace of xlarge). Not
+  # modelled op by op.
   overlap: int
 
   @property
   def held(self) -> int:
-    """What the step keeps throughout: weights, optimizer slots, alphas."""
+    """What the step keeps throughout: weights, optimizer slots, alphas, inputs."""
     return self.weights + self.optimizer_slots + self.alphas + self.inputs
 
   @property
@@ -141,8 +142,9 @@ def pass_peak_elems(space: SearchSpace, subspace: Subspace,
     if alpha_pass:
       held += sum(c.kept_alpha for c in parts) + sum(
           c.output_elems for c in weighted if not c.output_kept)
-      needs_input = (any(c.input_alpha for c in weighted)
-                     or bool(around and around.input_alpha and not around.identity))
+      # a weighted identity's output is its input: its weight's gradient reads it
+      needs_input = (any(c.input_alpha for c in parts)
+                     or any(c.identity for c in weighted))
     else:
       held += sum(c.kept_weight for c in parts)
       needs_input = any(c.input_weight for c in parts)

@@ -200,8 +200,7 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
   first = prims[0].kind if prims else None
   return OpCost(params, trainable, macs, kept_w, kept_a,
                 input_weight=first in _NEEDS_INPUT,
-                # an identity's output is its input: the alpha pass reads it
-                input_alpha=first in _NEEDS_INPUT_ALPHA or not prims,
+                input_alpha=first in _NEEDS_INPUT_ALPHA,
                 output_elems=hw * hw * c, output_kept=out_kept or not prims,
                 largest_elems=largest, identity=not prims,
                 passes_gradient=first != "zero")
