@@ -15,6 +15,7 @@ table can be built over several sittings; the tables are printed from that file.
       --batch_sizes=32,64 --budgets_mb=128,256,512 --out=runs/bench_memory
 """
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -99,11 +100,30 @@ def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float,
               seconds=time.time() - start)
 
 
-def load_rows(path: str) -> dict:
+def protocol(space: ss.SearchSpace) -> dict:
+  """What a kept row depends on: the space, the search config, the probe, and the
+  code of the memory model (a changed estimate makes old rows stale)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.abspath(memory_model.__file__))
+  code = hashlib.sha256()
+  for name in ("memory_model.py", "ops.py", "dnas_trainer.py", "memory_probe.py"):
+    with open(os.path.join(root, name), "rb") as f:
+      code.update(f.read())
+  return {"space": space.to_dict(), "shape": list(SHAPE), "steps": FLAGS.steps,
+          "radars": RADARS, "model_code": code.hexdigest()[:16],
+          "tf": tf.__version__}
+
+
+def load_rows(path: str, expected: dict) -> dict:
+  """The rows kept in `path`; refuses a file written under another protocol."""
   if not os.path.exists(path):
     return {}
   with open(path) as f:
-    return json.load(f)
+    kept = json.load(f)
+  if kept.get("protocol") != expected:
+    raise SystemExit(f"error: {path} holds rows of another protocol (space, "
+                     "config or memory-model code changed); use another --out")
+  return kept["rows"]
 
 
 def print_tables(rows: dict) -> None:
@@ -155,7 +175,8 @@ def main(argv):
   space = ss.load(FLAGS.space)
   os.makedirs(FLAGS.out, exist_ok=True)
   path = os.path.join(FLAGS.out, "rows.json")
-  rows = load_rows(path)
+  expected = protocol(space)
+  rows = load_rows(path, expected)
   source = data.DataSource("fashion_mnist", max_train_examples=2048,
                            max_test_examples=256) if FLAGS.radars else None
   print(f"space {space.name}, {space.num_layers} layers, input {SHAPE}, "
@@ -174,7 +195,7 @@ def main(argv):
           continue
         start = time.time()
         rows[key] = job()
-        write_json_atomic(path, rows)
+        write_json_atomic(path, {"protocol": expected, "rows": rows})
         print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
   print_tables(rows)
 
