@@ -52,6 +52,13 @@ class CompareMethodsTest(absltest.TestCase):
         "search time",
         "- met: final radars model 93.00% >= 92.5% on test"])
 
+  def test_every_keras_tuner_oracle_gets_a_verdict(self):
+    results = {"radars": [run(0.91), run(0.93)]}
+    results.update({m: [run(0.80), run(0.81)] for m in cm.KERAS_TUNERS})
+    got = cm.verdicts(results, 512, 99.0)
+    for method in ("keras_tuner", "keras_tuner_hyperband", "keras_tuner_bayesian"):
+      self.assertTrue(any(f"above {method} 80.50%" in line for line in got), got)
+
   def test_welch_interval(self):
     diff, low, high = cm.welch_ci([93.0, 93.2, 92.8, 93.1], [92.0, 92.3, 91.9, 92.1])
     self.assertAlmostEqual(diff, 0.95)

@@ -198,6 +198,12 @@ def main(argv):
         write_json_atomic(path, {"protocol": expected, "rows": rows})
         print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
   print_tables(rows)
+  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  figure = os.path.join(FLAGS.out, "memory.png")
+  figures.memory(rows, figure, f"space {space.name}, input {SHAPE}, device "
+                 f"{memory_probe.device_name()}, TF {tf.__version__}")
+  figures.to_tensorboard(figure, os.path.join(FLAGS.out, "figures"), "memory")
+  print(f"figure: {figure} (also in TensorBoard under {FLAGS.out}/figures)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Runs radars, dnas, rl, random and KerasTuner with the same space, data, memory
-budget, search time budget and final training, over several seeds, and writes a
-markdown table and the targets it meets or misses.
+"""Runs radars, dnas, rl, random and three KerasTuner oracles with the same space,
+data, memory budget, search time budget and final training, over several seeds, and
+writes a markdown table and the targets it meets or misses.
 
   python tools/compare_methods.py --out=runs/compare --seeds=0,1 \
       --max_search_seconds=240 --memory_budget_mb=512 -- --final_epochs=2
@@ -14,20 +14,20 @@ by --short_factor: if that still matches rl's test accuracy, RADARS reached rl's
 accuracy in 1/short_factor of rl's search time (the paper's claim is 2.5x).
 Finished runs are reused; delete a run's directory to redo it.
 """
-import json
 import os
 import statistics
-import subprocess
 import sys
 
 from absl import app, flags
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KERAS_TUNER = "keras_tuner"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_child  # pylint: disable=g-import-not-at-top,wrong-import-position  (tools/)
+# tools/keras_tuner_search.py's methods: RandomSearch, Hyperband, BayesianOptimization.
+KERAS_TUNERS = ("keras_tuner", "keras_tuner_hyperband", "keras_tuner_bayesian")
 
 flags.DEFINE_string("out", "runs/compare", "Directory of the runs and the table.")
 GENOTYPE = "genotype:"
-flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random", KERAS_TUNER,
+flags.DEFINE_list("methods", ["radars", "dnas", "rl", "random", *KERAS_TUNERS,
                               GENOTYPE + "mobilenetv2_e3", GENOTYPE + "plain_conv"],
                   "Methods to run (genotype:NAME: a hand-designed genotype retrained).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds; every method runs each.")
@@ -45,29 +45,18 @@ def run_one(method: str, seed: str, seconds: float, extra) -> dict:
   """results.json of one run, or {"refused": reason}."""
   model_dir = os.path.join(FLAGS.out, f"{method.replace(':', '-')}-t{seconds:.0f}"
                            f"-seed{seed}")
-  results = os.path.join(model_dir, "results.json")
-  if not os.path.exists(results):
-    entry = (["tools/keras_tuner_search.py"] if method == KERAS_TUNER
-             else ["-m", "radars_tf.run"])
-    if method.startswith(GENOTYPE):
-      extra = [*extra, f"--genotype={method[len(GENOTYPE):]}"]
-      method = "radars"         # unused: --genotype skips the search
-    proc = subprocess.run(
-        # The compared settings come last, so a flagfile in `extra` cannot change them.
-        [sys.executable, *entry, *extra, f"--method={method}",
-         f"--seed={seed}", f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}",
-         f"--memory_budget_mb={FLAGS.memory_budget_mb}",
-         f"--max_search_seconds={seconds}", f"--model_dir={model_dir}", "--quiet",
-         # rl, random and keras_tuner sample until the time budget ends.
-         "--child_samples=1000000"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
-        text=True, check=False)
-    if proc.returncode:
-      lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
-      return {"refused": lines[-1][len("error: "):] if lines
-              else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
-  with open(results) as f:
-    return json.load(f)
+  entry = (["tools/keras_tuner_search.py"] if method in KERAS_TUNERS
+           else run_child.RUN)
+  if method.startswith(GENOTYPE):
+    extra = [*extra, f"--genotype={method[len(GENOTYPE):]}"]
+    method = "radars"         # unused: --genotype skips the search
+  # The compared settings come last, so a flagfile in `extra` cannot change them.
+  return run_child.run_once(
+      [*extra, f"--method={method}", f"--seed={seed}", f"--space={FLAGS.space}",
+       f"--dataset={FLAGS.dataset}", f"--memory_budget_mb={FLAGS.memory_budget_mb}",
+       f"--max_search_seconds={seconds}",
+       # rl, random and the KerasTuner oracles sample until the time budget ends.
+       "--child_samples=1000000"], model_dir, entry)
 
 
 def accuracies(runs):
@@ -136,7 +125,7 @@ def verdicts(results: dict, budget_mb: float, target: float, short_label: str = 
   if not accuracies(radars):
     return out
   mine = statistics.mean(accuracies(radars))
-  for other in ("rl", "random", KERAS_TUNER):
+  for other in ("rl", "random", *KERAS_TUNERS):
     if accuracies(results.get(other, [])):
       theirs = statistics.mean(accuracies(results[other]))
       diff, low, high = welch_ci(accuracies(radars), accuracies(results[other]))
@@ -188,6 +177,11 @@ def main(argv):
   with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
     f.write(table)
   print(table)
+  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  figure = os.path.join(FLAGS.out, "comparison.png")
+  figures.comparison(results, figure, lines[0])
+  figures.to_tensorboard(figure, os.path.join(FLAGS.out, "figures"), "comparison")
+  print(f"figure: {figure} (also in TensorBoard under {FLAGS.out}/figures)")
 
 
 if __name__ == "__main__":

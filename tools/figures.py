@@ -1,5 +1,7 @@
 """Figures the benchmarks draw (matplotlib, a benchmark-only package): the found
-architecture layer by layer, and search proxies against stand-alone accuracy.
+architecture layer by layer, search proxies against stand-alone accuracy, the
+methods' comparison, and memory against candidates per layer. `to_tensorboard`
+also puts a figure into a TensorBoard logdir (Images tab).
 
   .venv/bin/python tools/figures.py --model_dir=runs/fashion_mnist \
       --out=docs/figures/architecture.png
@@ -62,6 +64,96 @@ def ranking(truth: Sequence[float], proxies: Dict[str, Sequence[float]],
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def comparison(runs: Dict[str, Sequence[dict]], path: str, title: str) -> None:
+  """Left: best validation score found against search time, per method the mean
+  over seeds and the seeds' range. Right: test accuracy per method, one dot per
+  seed and the mean. `runs` maps a method's label to its runs' results.json."""
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2),
+                                    gridspec_kw={"width_ratios": [3, 2]})
+  labels = [m for m, rs in runs.items() if any("refused" not in r for r in rs)]
+  colors = dict(zip(labels, plt.cm.tab10(np.arange(len(labels)) % 10)))
+  for label in labels:
+    curves = [r["best_curve"] for r in runs[label]
+              if "refused" not in r and r.get("best_curve")]
+    if not curves:
+      continue
+    end = max(c[-1][0] for c in curves)
+    grid = np.linspace(0, end, 200)
+    # Best so far at each time: a step function, NaN before a run's first score
+    # (so the lines start where every seed has one).
+    ys = np.array([[max((b for t, b in c if t <= g), default=np.nan) for g in grid]
+                   for c in curves])
+    left.plot(grid, ys.mean(axis=0), color=colors[label],
+              label=f"{label} ({len(curves)} seeds)")
+    if len(curves) > 1:
+      left.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=colors[label],
+                        alpha=0.15)
+  left.set_xlabel("search time, s")
+  left.set_ylabel("best validation score found\n(each method's own score)")
+  left.legend(fontsize=7, loc="lower right")
+  for i, label in enumerate(labels):
+    acc = [100 * r["test_accuracy"] for r in runs[label] if "refused" not in r]
+    right.scatter([i] * len(acc), acc, color=colors[label], s=18)
+    right.hlines(np.mean(acc), i - 0.3, i + 0.3, color=colors[label])
+  right.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=7)
+  right.set_ylabel("test accuracy %")
+  refused = [m for m in runs if m not in labels]
+  right.set_title("refused: " + ", ".join(refused) if refused else "", fontsize=8)
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def memory(rows: Dict[str, dict], path: str, title: str) -> None:
+  """Peak memory of a DNAS step against candidates per layer, one panel per batch:
+  the whole supernet measured and estimated, and RADARS' highest measured DNAS
+  round under each budget (its budget drawn as a dotted line; x: refused)."""
+  batches = sorted({int(k.split()[2]) for k in rows})
+  fig, axes = plt.subplots(1, len(batches), figsize=(5.5 * len(batches), 4.2),
+                           squeeze=False)
+  mb = 2 ** 20
+  for ax, batch in zip(axes[0], batches):
+    dnas = sorted((int(k.split()[1]), r) for k, r in rows.items()
+                  if k.startswith("dnas") and int(k.split()[2]) == batch)
+    ax.plot([k for k, _ in dnas], [r["peak"] / mb for _, r in dnas], "o-",
+            color="black", label="DNAS, whole supernet: measured")
+    ax.plot([k for k, _ in dnas], [r["est_total"] / mb for _, r in dnas], "--",
+            color="gray", label="DNAS: estimate")
+    budgets = sorted({float(k.split()[3]) for k in rows if k.startswith("radars")})
+    for budget, color in zip(budgets, plt.cm.tab10(np.arange(len(budgets)))):
+      pts = sorted((int(k.split()[1]), max(rd["peak_mb"] for rd in r["rounds"]))
+                   for k, r in rows.items() if k.startswith("radars")
+                   and int(k.split()[2]) == batch and float(k.split()[3]) == budget
+                   and r.get("rounds"))
+      ax.plot([k for k, _ in pts], [p for _, p in pts], "s-", color=color,
+              label=f"RADARS, budget {budget:g} MB: measured")
+      refused = [int(k.split()[1]) for k, r in rows.items()
+                 if k.startswith("radars") and int(k.split()[2]) == batch
+                 and float(k.split()[3]) == budget and "refused" in r]
+      if refused:
+        ax.plot(refused, [budget] * len(refused), "x", color=color, markersize=9,
+                label=f"RADARS, budget {budget:g} MB: refused")
+      ax.axhline(budget, color=color, linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("candidates per layer")
+    ax.set_ylabel("peak MB of a DNAS step (per replica)")
+    ax.set_title(f"batch {batch}", fontsize=9)
+    ax.legend(fontsize=7)
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def to_tensorboard(png: str, logdir: str, name: str) -> None:
+  """Writes the PNG `png` as image `name` into the TensorBoard logdir `logdir`."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  image = tf.io.decode_png(tf.io.read_file(png), channels=4)
+  with tf.summary.create_file_writer(logdir).as_default():
+    tf.summary.image(name, image[None], step=0)
 
 
 def main(argv):

@@ -1,13 +1,18 @@
-"""KerasTuner as a search method: the peer a Keras user would pick, run through the
+"""KerasTuner as search methods: the peers a Keras user would pick, run through the
 same pipeline as radars_tf's methods (same data, final training, test, report).
 
-Each searchable layer's op is an `hp.Choice`; KerasTuner's RandomSearch trains each
-trial like the `rl`/`random` children (`--child_train_steps` steps from scratch,
-scored on `--score_batches` validation batches) until `--max_search_seconds`.
+Each searchable layer's op is an `hp.Choice`. An epoch of a trial is
+`--child_train_steps` steps (what `rl`/`random` train a child for), scored on
+`--score_batches` validation batches; no trial starts after `--max_search_seconds`.
+  keras_tuner            RandomSearch: one epoch a trial, from scratch.
+  keras_tuner_hyperband  Hyperband (factor 3, up to 9 epochs): many one-epoch trials,
+                         the best third continued for 3 epochs, the best of those 9.
+  keras_tuner_bayesian   BayesianOptimization (Gaussian process, UCB): one epoch a
+                         trial, the first 10 trials random.
 Benchmark-only: needs tools/requirements-bench.txt (bash tools/setup.sh --bench).
 
-  python tools/keras_tuner_search.py --method=keras_tuner --model_dir=runs/kt \
-      --max_search_seconds=240
+  python tools/keras_tuner_search.py --method=keras_tuner_hyperband \
+      --model_dir=runs/kt --max_search_seconds=240
 """
 import os
 import sys
@@ -19,11 +24,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 from radars_tf.config import METHODS  # pylint: disable=wrong-import-position
 
-METHOD = "keras_tuner"
+ORACLES = {"keras_tuner": "RandomSearch", "keras_tuner_hyperband": "Hyperband",
+           "keras_tuner_bayesian": "BayesianOptimization"}
+HYPERBAND = dict(max_epochs=9, factor=3)
+BAYESIAN = dict(num_initial_points=10)
 
 
 def make_search(ctx):
-  """A `search_loop.Search` whose one unit is a time-limited KerasTuner search."""
+  """A `search_loop.Search` whose one unit is a time-limited KerasTuner search with
+  the oracle `ctx.cfg.method` names."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import genotype as genotype_lib  # pylint: disable=import-outside-toplevel
   from radars_tf import search_loop, search_methods, training  # pylint: disable=import-outside-toplevel
@@ -37,8 +46,17 @@ def make_search(ctx):
                     "run `bash tools/setup.sh --bench`") from e
   from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
 
-  class TimedOracle(kt.oracles.RandomSearchOracle):
-    """RandomSearch that starts no trial after the search time budget."""
+  name = ORACLES[ctx.cfg.method]
+  oracle_class, settings = {
+      "RandomSearch": (kt.oracles.RandomSearchOracle, {}),
+      "Hyperband": (kt.oracles.HyperbandOracle, HYPERBAND),
+      "BayesianOptimization": (kt.oracles.BayesianOptimizationOracle, BAYESIAN),
+  }[name]
+  # Hyperband's tuner resumes a continued trial from its parent's checkpoint.
+  tuner_base = kt.Hyperband if name == "Hyperband" else kt.Tuner
+
+  class TimedOracle(oracle_class):
+    """The oracle, starting no trial after the search time budget."""
 
     def __init__(self, out_of_time, **kwargs):
       super().__init__(**kwargs)
@@ -50,7 +68,7 @@ def make_search(ctx):
       return super().populate_space(trial_id)
 
   class KerasTunerSearch(search_loop.Search):
-    method = METHOD
+    method = ctx.cfg.method
 
     def __init__(self, ctx, state):
       super().__init__(ctx, state)
@@ -60,11 +78,14 @@ def make_search(ctx):
       limit = self.cfg.max_search_seconds
       oracle = TimedOracle(
           lambda: bool(limit) and self.elapsed >= limit,
-          objective=kt.Objective("val_accuracy", "max"),
-          max_trials=10 ** 6, seed=self.cfg.seed)
+          objective=kt.Objective("val_accuracy", "max"), seed=self.cfg.seed,
+          **({} if name == "Hyperband" else {"max_trials": 10 ** 6}), **settings)
       outer = self
 
-      class Tuner(kt.Tuner):
+      class Tuner(tuner_base):
+        def __init__(self, **kwargs):   # the oracle is made above, also for Hyperband
+          kt.Tuner.__init__(self, **kwargs)
+
         def on_trial_end(self, trial):
           super().on_trial_end(trial)
           if trial.score is not None:
@@ -102,16 +123,16 @@ def make_search(ctx):
                           verbose=0)
       self.measured(run_trials, [])
       trials = [t for t in self.tuner.oracle.trials.values() if t.score is not None]
-      self.record("keras_tuner", trials=len(trials),
+      self.record("keras_tuner", oracle=name, settings=settings, trials=len(trials),
                   best_val_acc=max((t.score for t in trials), default=None))
-      self.ctx.progress.note(f"keras_tuner: {len(trials)} trials")
+      self.ctx.progress.note(f"{self.method} ({name}): {len(trials)} trials")
       self.set_phase(Phase.DONE)
 
     def finish(self):
       best = self.tuner.get_best_hyperparameters(1)
       if not best:
-        raise SearchFault("keras_tuner finished no trial within "
-                                      "--max_search_seconds")
+        raise SearchFault(f"{self.method} finished no trial within "
+                        "--max_search_seconds")
       ops = [best[0].get(f"layer{l:02d}") for l in range(len(self.cands))]
       geno = genotype_lib.Genotype(self.space.name, tuple(ops))
       full = Subspace.full(self.space)
@@ -121,7 +142,7 @@ def make_search(ctx):
 
 
 def main(argv):
-  return run.main(argv, methods=METHODS + (METHOD,), make_search=make_search)
+  return run.main(argv, methods=METHODS + tuple(ORACLES), make_search=make_search)
 
 
 if __name__ == "__main__":
