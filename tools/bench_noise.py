@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import run_child  # tools/
 from radars_tf import known_genotypes
+from radars_tf.errors import UserError
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_string("out", "runs/noise", "Directory of the runs and the table.")
@@ -84,10 +85,10 @@ def accuracy_table(label: str, runs) -> str:
 def main(argv):
   from radars_tf import search_space  # pylint: disable=import-outside-toplevel
   extra = argv[1:]
-  if not known_genotypes.KNOWN.get(FLAGS.genotype) and not os.path.isfile(
-      FLAGS.genotype):
-    raise SystemExit(f"error: --genotype={FLAGS.genotype} is neither a known "
-                     f"genotype ({', '.join(known_genotypes.KNOWN)}) nor a file")
+  try:
+    known_genotypes.check_name(FLAGS.genotype)
+  except UserError as e:
+    raise SystemExit(f"error: {e}") from None
   space = search_space.load(FLAGS.space)
   os.makedirs(FLAGS.out, exist_ok=True)
   check_protocol(os.path.join(FLAGS.out, "protocol.json"),
