@@ -6,7 +6,8 @@ Each searchable layer's op is an `hp.Choice`. An epoch of a trial is
 `--score_batches` validation batches; no trial starts after `--max_search_seconds`.
   keras_tuner            RandomSearch: one epoch a trial, from scratch.
   keras_tuner_hyperband  Hyperband (factor 3, up to 9 epochs): many one-epoch trials,
-                         the best third continued for 3 epochs, the best of those 9.
+                         the best third continued for 3 epochs, the best of those 9;
+                         brackets repeat until the time budget ends.
   keras_tuner_bayesian   BayesianOptimization (Gaussian process, UCB): one epoch a
                          trial, the first 10 trials random.
 Benchmark-only: needs tools/requirements-bench.txt (bash tools/setup.sh --bench).
@@ -26,7 +27,8 @@ from radars_tf.config import METHODS  # pylint: disable=wrong-import-position
 
 ORACLES = {"keras_tuner": "RandomSearch", "keras_tuner_hyperband": "Hyperband",
            "keras_tuner_bayesian": "BayesianOptimization"}
-HYPERBAND = dict(max_epochs=9, factor=3)
+# Brackets repeat until the time budget ends, as the other oracles run until it does.
+HYPERBAND = dict(max_epochs=9, factor=3, hyperband_iterations=1000)
 BAYESIAN = dict(num_initial_points=10)
 
 
