@@ -16,7 +16,6 @@ table can be built over several sittings; the tables are printed from that file.
 """
 import dataclasses
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ from radars_tf.checkpointing import write_json_atomic
 from radars_tf.config import RunConfig
 from radars_tf.errors import UserError
 from radars_tf.summaries import Progress, Summaries
+import kept_results  # tools/
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_string("space", "xlarge", "Search space preset or JSON file.")
@@ -114,18 +114,6 @@ def protocol(space: ss.SearchSpace) -> dict:
           "tf": tf.__version__}
 
 
-def load_rows(path: str, expected: dict) -> dict:
-  """The rows kept in `path`; refuses a file written under another protocol."""
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    kept = json.load(f)
-  if kept.get("protocol") != expected:
-    raise SystemExit(f"error: {path} holds rows of another protocol (space, "
-                     "config or memory-model code changed); use another --out")
-  return kept["rows"]
-
-
 def print_tables(rows: dict) -> None:
   print("\n| candidates/layer | batch | log10 size | held MB est / meas | weight pass "
         "MB est / meas | alpha pass MB est / meas | step MB est / meas | meas / est "
@@ -176,7 +164,7 @@ def main(argv):
   os.makedirs(FLAGS.out, exist_ok=True)
   path = os.path.join(FLAGS.out, "rows.json")
   expected = protocol(space)
-  rows = load_rows(path, expected)
+  rows = kept_results.load(path, expected).get("rows", {})
   source = data.DataSource("fashion_mnist", max_train_examples=2048,
                            max_test_examples=256) if FLAGS.radars else None
   print(f"space {space.name}, {space.num_layers} layers, input {SHAPE}, "

@@ -12,7 +12,6 @@ sittings; flags after `--` go to every run (its final protocol):
 
   python tools/bench_noise.py --out=runs/noise --space=large -- --final_epochs=1
 """
-import json
 import math
 import os
 import statistics
@@ -24,7 +23,9 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import kept_results  # tools/
 import run_child  # tools/
+from radars_tf.checkpointing import write_json_atomic
 from radars_tf import known_genotypes
 from radars_tf.errors import UserError
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -62,18 +63,6 @@ def random_genotypes(space, count: int, seed: int):
           for _ in range(count)]
 
 
-def check_protocol(path: str, protocol: dict) -> None:
-  if os.path.exists(path):
-    with open(path) as f:
-      kept = json.load(f)
-    if kept != protocol:
-      raise SystemExit(f"error: {path} holds another protocol ({kept}); use "
-                       "another --out")
-  else:
-    with open(path, "w") as f:
-      json.dump(protocol, f, indent=1)
-
-
 def accuracy_table(label: str, runs) -> str:
   acc = [100 * r["test_accuracy"] for r in runs if "refused" not in r]
   if len(acc) < 2:
@@ -91,10 +80,10 @@ def main(argv):
     raise SystemExit(f"error: {e}") from None
   space = search_space.load(FLAGS.space)
   os.makedirs(FLAGS.out, exist_ok=True)
-  check_protocol(os.path.join(FLAGS.out, "protocol.json"),
-                 {"space": FLAGS.space, "dataset": FLAGS.dataset,
-                  "genotype": FLAGS.genotype, "arch_seed": FLAGS.arch_seed,
-                  "extra": extra})
+  path = os.path.join(FLAGS.out, "protocol.json")
+  write_json_atomic(path, kept_results.load(path, {
+      "space": FLAGS.space, "dataset": FLAGS.dataset, "genotype": FLAGS.genotype,
+      "arch_seed": FLAGS.arch_seed, "extra": extra}))
   common = [*extra, f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}"]
   seeded = []
   for seed in FLAGS.seeds:
@@ -107,8 +96,9 @@ def main(argv):
   for i, geno in enumerate(random_genotypes(space, FLAGS.random_genotypes,
                                             FLAGS.arch_seed)):
     path = os.path.join(FLAGS.out, f"random{i:02d}.json")
-    with open(path, "w") as f:
-      f.write(geno.to_json())
+    if not os.path.exists(path):      # the protocol fixes it: kept, not rewritten
+      with open(path, "w") as f:
+        f.write(geno.to_json())
     randoms.append(run_child.run_once(
         [*common, f"--genotype={os.path.abspath(path)}", "--seed=0"],
         os.path.join(FLAGS.out, f"random{i:02d}-seed0")))

@@ -22,7 +22,6 @@ on rank architectures as training them stand-alone does?
    the spread of accuracy across architectures beside the spread across seeds.
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
-import json
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
 from radars_tf.config import RunConfig  # pylint: disable=wrong-import-position
 import figures  # pylint: disable=wrong-import-position  (tools/figures.py)
+import kept_results  # pylint: disable=wrong-import-position  (tools/)
 
 flags.DEFINE_string("out", "runs/ranking", "Directory of the cache and the table.")
 flags.DEFINE_string("space", "large", "Search space.")
@@ -63,17 +63,6 @@ def protocol() -> dict:
           "dataset": "fashion_mnist"}
 
 
-def load_cache(path: str) -> dict:
-  if not os.path.exists(path):
-    return {"protocol": protocol(), "acc": {}}
-  with open(path) as f:
-    cache = json.load(f)
-  if cache["protocol"] != protocol():
-    raise SystemExit(f"error: {path} holds another protocol ({cache['protocol']}); "
-                     "use another --out")
-  return cache
-
-
 def config_value(arg: str):
   """`--name=value` after `--` as a RunConfig (name, value) of the field's type."""
   name, value = arg.lstrip("-").split("=", 1)
@@ -96,7 +85,8 @@ def main(argv):
   tf.get_logger().setLevel("ERROR")
   os.makedirs(FLAGS.out, exist_ok=True)
   cache_path = os.path.join(FLAGS.out, "ground_truth.json")
-  cache = load_cache(cache_path)
+  cache = kept_results.load(cache_path, protocol())
+  cache.setdefault("acc", {})
   space = ss.load(FLAGS.space)
   rng = np.random.default_rng(FLAGS.arch_seed)
   archs = [tuple(int(rng.integers(len(c))) for c in space.candidates())

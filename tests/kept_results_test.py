@@ -1,0 +1,35 @@
+"""tools/kept_results.py: kept benchmark results continue only under their protocol."""
+import json
+import os
+import sys
+
+from absl.testing import absltest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tools"))
+import kept_results  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+class KeptResultsTest(absltest.TestCase):
+
+  def test_new_file_starts_from_the_protocol(self):
+    path = os.path.join(self.create_tempdir().full_path, "rows.json")
+    self.assertEqual(kept_results.load(path, {"space": "large"}),
+                     {"protocol": {"space": "large"}})
+
+  def test_same_protocol_continues_and_another_is_refused(self):
+    path = self.create_tempfile(content=json.dumps(
+        {"protocol": {"space": "large", "steps": 2}, "rows": {"a": 1}})).full_path
+    self.assertEqual(kept_results.load(path, {"space": "large", "steps": 2})["rows"],
+                     {"a": 1})
+    with self.assertRaises(SystemExit) as e:
+      kept_results.load(path, {"space": "large", "steps": 3})
+    message = str(e.exception.code)
+    self.assertTrue(message.startswith("error: "))
+    self.assertNotIn("\n", message)
+    with open(path) as f:       # the kept results are left as they were
+      self.assertEqual(json.load(f)["rows"], {"a": 1})
+
+
+if __name__ == "__main__":
+  absltest.main()
