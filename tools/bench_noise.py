@@ -118,7 +118,15 @@ def main(argv):
               "seen with n seeds per method (two-sided 95%, power 80%): " +
               ", ".join(f"n={n}: {detectable(sd, n):.2f}" for n in (2, 3, 5, 10)) +
               f"; {FLAGS.difference:g} points needs n={seeds_needed(sd, FLAGS.difference)}"
-              " seeds per method (more where the searches' outcomes also vary)."]
+              " seeds per method if every seed's search finds the same architecture."]
+  arch = [100 * r["test_accuracy"] for r in randoms if "refused" not in r]
+  if len(arch) >= 2:
+    sd = statistics.stdev(arch)
+    lines += ["", f"Architecture sd {sd:.2f} points (seed noise included): if a "
+              "method's searches find architectures as varied as random ones, "
+              f"{FLAGS.difference:g} points needs n={seeds_needed(sd, FLAGS.difference)}"
+              " seeds per method; n=2 sees " f"{detectable(sd, 2):.2f}, n=5 "
+              f"{detectable(sd, 5):.2f}, n=10 {detectable(sd, 10):.2f}."]
   refused = [r["refused"] for r in seeded + randoms if "refused" in r]
   if refused:
     lines += ["", f"{len(refused)} runs failed; first: {refused[0]}"]
