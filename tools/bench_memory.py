@@ -8,11 +8,18 @@ space under each budget; per DNAS round, the estimate the agent pruned against a
 the measured peak of the round (its first, tracing step included; the input
 pipeline allocates outside the device allocator, see memory_model).
 
+Op rows (`--per_op`): for every op of the space, a step of the supernet whose
+layers all hold that one op (layers without it hold their first candidate),
+measured --repeats times: each part against its estimate, and how much the same
+step varies from run to run (the executor's order of independent ops).
+
 Every finished row is kept in --out/rows.json and skipped on the next run, so the
 table can be built over several sittings; the tables are printed from that file.
 
   python tools/bench_memory.py --space=xlarge --candidates=4,8,16,26,32,36 \
       --batch_sizes=32,64 --budgets_mb=128,256,512 --out=runs/bench_memory
+  python tools/bench_memory.py --space=xlarge --per_op --batch_sizes=64 \
+      --out=runs/bench_memory_ops
 """
 import dataclasses
 import hashlib
@@ -44,6 +51,8 @@ flags.DEFINE_list("batch_sizes", ["32", "64"], "Per-replica batch sizes.")
 flags.DEFINE_list("budgets_mb", ["128", "256", "512"], "RADARS memory budgets.")
 flags.DEFINE_bool("radars", True, "Also run a short RADARS search per budget.")
 flags.DEFINE_integer("steps", 2, "Timed DNAS steps per size.")
+flags.DEFINE_bool("per_op", False, "Op rows instead: one op in every layer.")
+flags.DEFINE_integer("repeats", 3, "Measurements of each op row.")
 flags.DEFINE_string("out", "runs/bench_memory", "Keeps every finished row.")
 FLAGS = flags.FLAGS
 
@@ -79,6 +88,19 @@ def dnas_row(space: ss.SearchSpace, batch: int) -> dict:
               step_seconds=got.step_seconds)
 
 
+def op_row(space: ss.SearchSpace, op: str, batch: int) -> dict:
+  sub = ss.Subspace(tuple((c.index(op) if op in c else 0,)
+                          for c in space.candidates()))
+  est = memory_model.estimate(space, sub, SHAPE, 10, batch)
+  got = [memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch, FLAGS.steps,
+                                        seed=r) for r in range(FLAGS.repeats)]
+  return dict(est_total=est.total, est_weight_pass=est.weight_pass,
+              est_alpha_pass=est.alpha_activations,
+              peaks=[max(g.peak_bytes, g.first_step_bytes) for g in got],
+              weight_passes=[g.weight_pass_bytes for g in got],
+              alpha_passes=[g.alpha_pass_bytes for g in got])
+
+
 def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float,
                source: data.DataSource) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -110,8 +132,22 @@ def protocol(space: ss.SearchSpace) -> dict:
     with open(os.path.join(root, name), "rb") as f:
       code.update(f.read())
   return {"space": space.to_dict(), "shape": list(SHAPE), "steps": FLAGS.steps,
-          "radars": RADARS, "model_code": code.hexdigest()[:16],
-          "tf": tf.__version__}
+          **({"repeats": FLAGS.repeats} if FLAGS.per_op else {"radars": RADARS}),
+          "model_code": code.hexdigest()[:16], "tf": tf.__version__}
+
+
+def print_op_table(rows: dict) -> None:
+  print("\n| op | batch | step: estimate MB / measured MB, max of repeats (ratio) | "
+        "step spread over repeats | weight pass ratio | alpha pass ratio |")
+  print("|---|---|---|---|---|---|")
+  for key, r in rows.items():
+    if key.startswith("op "):
+      _, op, b = key.split()
+      print(f"| {op} | {b} | {r['est_total'] / MB:.0f} / {max(r['peaks']) / MB:.0f} "
+            f"({max(r['peaks']) / r['est_total']:.2f}) | "
+            f"{(max(r['peaks']) - min(r['peaks'])) / max(r['peaks']):.1%} | "
+            f"{max(r['weight_passes']) / r['est_weight_pass']:.2f} | "
+            f"{max(r['alpha_passes']) / r['est_alpha_pass']:.2f} |")
 
 
 def print_tables(rows: dict) -> None:
@@ -165,26 +201,35 @@ def main(argv):
   path = os.path.join(FLAGS.out, "rows.json")
   expected = protocol(space)
   rows = kept_results.load(path, expected).get("rows", {})
-  source = data.DataSource("fashion_mnist", max_train_examples=2048,
-                           max_test_examples=256) if FLAGS.radars else None
+  source = (data.DataSource("fashion_mnist", max_train_examples=2048,
+                            max_test_examples=256)
+            if FLAGS.radars and not FLAGS.per_op else None)
   print(f"space {space.name}, {space.num_layers} layers, input {SHAPE}, "
         f"{platform.machine()} {os.cpu_count()} cores, device "
         f"{memory_probe.device_name()}, TF {tf.__version__}; rows in {path}")
-  for k in (int(c) for c in FLAGS.candidates):
+  jobs = []
+  if FLAGS.per_op:
+    jobs = [(f"op {op} {b}", lambda op=op, b=b: op_row(space, op, b))
+            for b in (int(x) for x in FLAGS.batch_sizes)
+            for op in dict.fromkeys(o for c in space.candidates() for o in c)]
+  for k in (() if FLAGS.per_op else (int(c) for c in FLAGS.candidates)):
     sub_space = first_k(space, k)
     for b in (int(x) for x in FLAGS.batch_sizes):
-      jobs = [(f"dnas {k} {b}", lambda s=sub_space, b=b: dnas_row(s, b))]
+      jobs.append((f"dnas {k} {b}", lambda s=sub_space, b=b: dnas_row(s, b)))
       if FLAGS.radars:
         jobs += [(f"radars {k} {b} {float(m):g}",
                   lambda s=sub_space, b=b, m=m: radars_row(s, b, float(m), source))
                  for m in FLAGS.budgets_mb]
-      for key, job in jobs:
-        if key in rows:
-          continue
-        start = time.time()
-        rows[key] = job()
-        write_json_atomic(path, {"protocol": expected, "rows": rows})
-        print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
+  for key, job in jobs:
+    if key in rows:
+      continue
+    start = time.time()
+    rows[key] = job()
+    write_json_atomic(path, {"protocol": expected, "rows": rows})
+    print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
+  if FLAGS.per_op:
+    print_op_table(rows)
+    return
   print_tables(rows)
   import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
   figure = os.path.join(FLAGS.out, "memory.png")
