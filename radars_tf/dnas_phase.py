@@ -98,7 +98,8 @@ class DnasPhase:
     host.ctx.summaries.image(number, "probs/alphas", probs,
                              "alpha softmax per layer (rows) and candidate")
     host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
-                estimate_mb=estimate, alpha_entropy=ent,
+                estimate_mb=estimate, alive=[list(a) for a in sub.alive],
+                alpha_entropy=ent,
                 **{k: round(v, 4) for k, v in metrics.items()})
     state.dnas_rounds += 1
     return metrics

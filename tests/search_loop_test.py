@@ -75,6 +75,12 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertIs(fitted[0], rl[-1])
     for layer, op in enumerate(out.genotype.ops):
       self.assertIn(ctx.space.candidates()[layer].index(op), out.subspace.alive[layer])
+    # Each round records the subspace it ran, so an over-budget round can be probed.
+    rounds = [e for e in out.events if e["kind"] == "dnas_round"]
+    self.assertNotEmpty(rounds)
+    for e in rounds:
+      self.assertAlmostEqual(search.estimate_mb(ss.Subspace(tuple(
+          tuple(a) for a in e["alive"]))), e["estimate_mb"], places=6)
 
   def test_dnas_rounds_stop_when_the_alphas_converge(self):
     # Every layer counts as converged at once (threshold 0.01): one round only.

@@ -117,8 +117,9 @@ def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float,
     return dict(refused=str(e).splitlines()[0])
   rounds = [e for e in out.events if e["kind"] == "dnas_round"]
   return dict(rl_phases=sum(e["kind"] == "rl_phase" for e in out.events),
-              rounds=[dict(estimate_mb=e["estimate_mb"], peak_mb=e["peak_mb"])
-                      for e in rounds],
+              # the subspace too: an over-budget round can be probed again alone
+              rounds=[dict(estimate_mb=e["estimate_mb"], peak_mb=e["peak_mb"],
+                           alive=e["alive"]) for e in rounds],
               seconds=time.time() - start)
 
 
