@@ -98,7 +98,7 @@ class DnasPhase:
     host.ctx.summaries.image(number, "probs/alphas", probs,
                              "alpha softmax per layer (rows) and candidate")
     host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
-                estimate_mb=estimate, alive=[list(a) for a in sub.alive],
+                estimate_mb=estimate, alive=sub.to_json(),
                 alpha_entropy=ent,
                 **{k: round(v, 4) for k, v in metrics.items()})
     state.dnas_rounds += 1

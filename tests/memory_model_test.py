@@ -43,11 +43,11 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
                        where.format(got.alpha_pass_bytes / 2**20,
                                     est.alpha_activations / 2**20))
 
-  def test_dilated_conv_step_within_the_estimate(self, op="dilconv_k7"):
+  def test_dilated_conv_step_within_the_estimate(self):
     # Dilated convs run through space-to-batch: a padded copy of their input and
     # its gradient (a step of every layer dilconv_k7 measured 7% over the estimate
     # that left the padded copy's gradient out).
-    space = ss.load("xlarge")
+    op, space = "dilconv_k7", ss.load("xlarge")
     sub = ss.Subspace(tuple((c.index(op),) for c in space.candidates()))
     est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=64)
     got = memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch=64, steps=2)

@@ -79,8 +79,8 @@ class SearchLoopTest(tf.test.TestCase):
     rounds = [e for e in out.events if e["kind"] == "dnas_round"]
     self.assertNotEmpty(rounds)
     for e in rounds:
-      self.assertAlmostEqual(search.estimate_mb(ss.Subspace(tuple(
-          tuple(a) for a in e["alive"]))), e["estimate_mb"], places=6)
+      self.assertAlmostEqual(search.estimate_mb(ss.Subspace.from_json(e["alive"])),
+                             e["estimate_mb"], places=6)
 
   def test_dnas_rounds_stop_when_the_alphas_converge(self):
     # Every layer counts as converged at once (threshold 0.01): one round only.

@@ -81,9 +81,11 @@ def main(argv):
   space = search_space.load(FLAGS.space)
   os.makedirs(FLAGS.out, exist_ok=True)
   path = os.path.join(FLAGS.out, "protocol.json")
-  write_json_atomic(path, kept_results.load(path, {
+  kept = kept_results.load(path, {
       "space": FLAGS.space, "dataset": FLAGS.dataset, "genotype": FLAGS.genotype,
-      "arch_seed": FLAGS.arch_seed, "extra": extra}))
+      "arch_seed": FLAGS.arch_seed, "extra": extra})
+  if not os.path.exists(path):      # kept, not rewritten, like the genotype files
+    write_json_atomic(path, kept)
   common = [*extra, f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}"]
   seeded = []
   for seed in FLAGS.seeds:

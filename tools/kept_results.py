@@ -15,4 +15,3 @@ def load(path: str, protocol: dict) -> dict:
     raise SystemExit(f"error: {path} holds results of another protocol (space, "
                      "config, flags or code changed); use another --out")
   return kept
-
