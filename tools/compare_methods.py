@@ -159,9 +159,12 @@ def main(argv):
       "| method | completed | test accuracy % (mean +- sd; per seed) | search s | "
       "reaches rl's accuracy | peak / budget MB | params | MFLOPs |",
       "|---|---|---|---|---|---|---|---|"]
-  results = {}
-  for label, method, seconds in plan:
-    results[label] = [run_one(method, seed, seconds, extra) for seed in FLAGS.seeds]
+  # Seed by seed, so that a comparison stopped part-way has every method at the
+  # same number of seeds.
+  results = {label: [] for label, _, _ in plan}
+  for seed in FLAGS.seeds:
+    for label, method, seconds in plan:
+      results[label].append(run_one(method, seed, seconds, extra))
   rl = accuracies(results.get("rl", []))
   for label, method, seconds in plan:
     acc = accuracies(results[label])
