@@ -87,6 +87,10 @@ class DnasPhase:
             int(self.trainer.step_counter.numpy()))
 
     t = self.trainer
+    # The unit's fresh input pipelines fill their shuffle and prefetch buffers at
+    # their first batch: host memory (outside a GPU; inside a CPU device's
+    # allocator), not the step's, so they fill before the measurement.
+    next(host.train_iter), next(host.val_iter)
     peak = host.measured(run, self.net.variables + t.w_opt.variables
                          + [self.alphas.logits] + t.a_opt.variables)
     probs = self.alpha_probs()

@@ -91,7 +91,12 @@ class DnasTrainer:
       per_ex = per_example_loss(ty, logits)
       loss = tf.reduce_sum(per_ex) * scale
     variables = self.net.trainable_variables
-    self.w_opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    grads = tape.gradient(loss, variables)
+    # The update's temporaries (clipping, decay, momentum) wait for every gradient,
+    # when backward has freed its activations; else the executor computes some of
+    # them early and holds them through the backward pass.
+    with tf.control_dependencies([g for g in grads if g is not None]):
+      self.w_opt.apply_gradients(zip(grads, variables))
     return tf.reduce_sum(per_ex), count_correct(ty, logits)
 
   def alpha_pass(self, vx, vy, tau):
@@ -111,6 +116,11 @@ class DnasTrainer:
 
   def _replica_step(self, tx, ty, vx, vy, tau):
     train_loss, train_correct = self.weight_pass(tx, ty, tau)
+    # The alpha pass starts once every weight is updated, so that its activations
+    # never coexist with the weight pass's gradients (reads follow the writes).
+    with tf.control_dependencies([v.read_value()
+                                  for v in self.net.trainable_variables]):
+      vx = tf.identity(vx)
     val_loss, val_correct = self.alpha_pass(vx, vy, tau)
     return {"train_loss": train_loss, "train_correct": train_correct,
             "val_loss": val_loss, "val_correct": val_correct}

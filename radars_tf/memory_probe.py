@@ -6,6 +6,10 @@ a CPU machine.
 """
 import dataclasses
 import gc
+import json
+import os
+import subprocess
+import sys
 import time
 from typing import Callable, Sequence, Tuple
 
@@ -15,6 +19,8 @@ import tensorflow as tf
 from radars_tf import alphas as alphas_lib
 from radars_tf import dnas_trainer, supernet
 from radars_tf.search_space import SearchSpace, Subspace
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,18 @@ def peak_bytes(device: str = "") -> int:
   return int(tf.config.experimental.get_memory_info(device or device_name())["peak"])
 
 
+def counts_small_allocations(device: str = "") -> bool:
+  """Whether the allocator's statistics see a 64 KB tensor (the default oneDNN CPU
+  allocator leaves allocations under 256 KB out; radars_tf/__init__.py avoids it)."""
+  device = device or device_name()
+  with tf.device(device):
+    before = int(tf.config.experimental.get_memory_info(device)["current"])
+    probe = tf.zeros([16384])
+    seen = int(tf.config.experimental.get_memory_info(device)["current"]) - before
+  del probe
+  return seen >= 16384 * 4
+
+
 def variable_bytes(variables) -> int:
   return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables)
 
@@ -59,9 +77,13 @@ def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:
 
 def measure_dnas_step(space: SearchSpace, subspace: Subspace,
                       input_shape: Tuple[int, int, int], num_classes: int,
-                      batch: int, steps: int = 2, seed: int = 0) -> StepMeasurement:
+                      batch: int, steps: int = 2, seed: int = 0,
+                      source=None) -> StepMeasurement:
   """Claimed allocator peak and mean wall time of DNAS steps on random data, and
-  the parts the memory model names, each measured alone."""
+  the parts the memory model names, each measured alone. With a `source`
+  (data.DataSource) the timed steps read its search parts through the real input
+  pipeline, as a search's DNAS round does: on a CPU device what the pipeline
+  allocates during the steps is in the same allocator."""
   gc.collect()
   tf.keras.backend.clear_session()
   tf.random.set_seed(seed)
@@ -91,6 +113,11 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
   weight_pass, alpha_pass = (claimed_peak(half, owned()) - held for half in halves)
   seconds = []
 
+  if source is not None:       # filled before the steps, as a search's are
+    it, vit = (iter(source.dataset(part, batch, training=True))
+               for part in ("search_train", "search_val"))
+    trainer.train_step(it, vit)
+
   def run():
     for _ in range(steps):
       start = time.perf_counter()
@@ -98,3 +125,38 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
       seconds.append(time.perf_counter() - start)
   return StepMeasurement(claimed_peak(run, owned()), float(np.mean(seconds)), first,
                          held, weight_pass, alpha_pass)
+
+
+def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,
+                             input_shape: Tuple[int, int, int], num_classes: int,
+                             batch: int, steps: int = 2, seed: int = 0,
+                             dataset: str = "") -> StepMeasurement:
+  """`measure_dnas_step` in a new Python process: an allocator that already held
+  larger tensors measures the same step higher (its free chunks are no longer the
+  sizes this step asks for), so a measurement of the model's count starts fresh.
+  `dataset` names a DataSource whose real input pipeline the steps read."""
+  job = dict(space=space.to_dict(), alive=subspace.to_json(),
+             input_shape=list(input_shape), num_classes=num_classes, batch=batch,
+             steps=steps, seed=seed, dataset=dataset)
+  proc = subprocess.run(
+      [sys.executable, "-m", "radars_tf.memory_probe", json.dumps(job)],
+      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
+      capture_output=True, text=True, check=False)
+  if proc.returncode:
+    raise RuntimeError(f"memory probe failed: {proc.stderr.strip()[-500:]}")
+  return StepMeasurement(**json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _main(job: dict) -> None:
+  from radars_tf import data  # pylint: disable=import-outside-toplevel
+  source = (data.DataSource(job["dataset"], max_train_examples=512,
+                            max_test_examples=64) if job["dataset"] else None)
+  got = measure_dnas_step(SearchSpace.from_dict(job["space"]),
+                          Subspace.from_json(job["alive"]),
+                          tuple(job["input_shape"]), job["num_classes"], job["batch"],
+                          job["steps"], job["seed"], source)
+  print(json.dumps(dataclasses.asdict(got)))
+
+
+if __name__ == "__main__":
+  _main(json.loads(sys.argv[1]))

@@ -1,12 +1,11 @@
 """The memory estimate against TensorFlow's measured allocator peak, whole and by
-part (`memory_probe.measure_dnas_step`)."""
-import gc
-
+part (`memory_probe.measure_dnas_step`, each in a fresh process: a process that
+held larger tensors before measures the same step higher)."""
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from radars_tf import data, memory_model, memory_probe
+from radars_tf import memory_model, memory_probe
 from radars_tf import search_space as ss
 
 SHAPE = (28, 28, 1)
@@ -26,22 +25,25 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     space = ss.load(name)
     sub = random_subspace(space, k, seed)
     est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=16)
-    got = memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch=16, steps=1)
+    got = memory_probe.measure_in_fresh_process(space, sub, SHAPE, 10, batch=16,
+                                                 steps=1)
     where = f"{name} k={k}: measured {{:.1f}} MB, estimated {{:.1f}} MB"
     # Never over the estimate (that is an out-of-memory crash in a real search),
-    # the first (tracing) step included, and at most 30% under it.
-    self.assertBetween(got.peak_bytes / est.total, 0.7, 1.0,
+    # the first (tracing) step included, and at most 15% under it.
+    self.assertBetween(got.peak_bytes / est.total, 0.85, 1.0,
                        where.format(got.peak_bytes / 2**20, est.total_mb))
     self.assertLessEqual(got.first_step_bytes, est.total,
                          where.format(got.first_step_bytes / 2**20, est.total_mb))
-    # The parts: what is held is counted exactly; each pass is within its term.
+    # The parts: what is held is counted exactly; each pass alone is within its
+    # term plus the scheduling term (the allocator's chunking, not modelled op by
+    # op, moves a pass by a few percent either way).
     self.assertEqual(got.held_bytes, est.held)
-    self.assertBetween(got.weight_pass_bytes / est.weight_pass, 0.8, 1.0,
-                       where.format(got.weight_pass_bytes / 2**20,
-                                    est.weight_pass / 2**20))
-    self.assertBetween(got.alpha_pass_bytes / est.alpha_activations, 0.6, 1.0,
-                       where.format(got.alpha_pass_bytes / 2**20,
-                                    est.alpha_activations / 2**20))
+    self.assertBetween(got.weight_pass_bytes / (est.weight_pass + est.scheduling),
+                       0.8, 1.0, where.format(got.weight_pass_bytes / 2**20,
+                                              est.weight_pass / 2**20))
+    self.assertBetween(
+        got.alpha_pass_bytes / (est.alpha_activations + est.scheduling), 0.6, 1.0,
+        where.format(got.alpha_pass_bytes / 2**20, est.alpha_activations / 2**20))
 
   def test_dilated_conv_step_within_the_estimate(self):
     # Dilated convs run through space-to-batch: a padded copy of their input and
@@ -50,25 +52,24 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     op, space = "dilconv_k7", ss.load("xlarge")
     sub = ss.Subspace(tuple((c.index(op),) for c in space.candidates()))
     est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=64)
-    got = memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch=64, steps=2)
+    got = memory_probe.measure_in_fresh_process(space, sub, SHAPE, 10, batch=64,
+                                                 steps=2)
     for measured in (got.peak_bytes, got.first_step_bytes):
       self.assertLessEqual(measured, est.total, f"{op}: measured "
                            f"{measured / 2**20:.1f} MB, estimated {est.total_mb:.1f} MB")
 
-  def test_input_pipeline_is_outside_the_device_allocator(self):
-    # tf.data's buffers (shuffle, prefetch, cache) are host memory, also on a CPU
-    # device: the estimate has no term for them, and this fails if that changes.
-    source = data.DataSource("fashion_mnist", max_train_examples=512,
-                             max_test_examples=64)
-    gc.collect()
-    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
-    it = iter(source.dataset("search_train", 64, training=True))
-    for _ in range(20):
-      batch = next(it)
-    del batch
-    gc.collect()
-    self.assertEqual(tf.config.experimental.get_memory_info("CPU:0")["current"],
-                     before)
+  def test_step_on_the_real_input_pipeline_within_the_estimate(self):
+    # On a CPU device tf.data's buffers (shuffle, prefetch) share the allocator;
+    # they fill before a round, and what they allocate during its steps must fit
+    # the same estimate (on a GPU they are host memory, outside it).
+    space = ss.load("large")
+    sub = random_subspace(space, 2, 0)
+    est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=16)
+    got = memory_probe.measure_in_fresh_process(space, sub, SHAPE, 10, batch=16,
+                                                 steps=3, dataset="fashion_mnist")
+    self.assertLessEqual(got.peak_bytes, est.total,
+                         f"measured {got.peak_bytes / 2**20:.1f} MB, estimated "
+                         f"{est.total_mb:.1f} MB")
 
   def test_estimate_grows_with_candidates_and_batch(self):
     space = ss.load("large")

@@ -17,7 +17,14 @@ class MemoryProbeTest(tf.test.TestCase):
       x = tf.ones((n // 4,))
       tf.reduce_sum(x * 2.0).numpy()             # x and x * 2 alive together
     claimed = memory_probe.claimed_peak(run, [])
-    self.assertBetween(claimed, 2 * n, 2 * n + (64 << 10))
+    # At least both tensors; the BFC allocator may hand a request a free chunk of
+    # up to twice its size without splitting it (measured: 9.2 MB of 8 MB here).
+    self.assertBetween(claimed, 2 * n, 3 * n)
+
+  def test_small_tensors_are_counted(self):
+    # Importing radars_tf sets the CPU allocator to one that counts every byte; the
+    # default would leave every tensor under 256 KB out of each measured peak.
+    self.assertTrue(memory_probe.counts_small_allocations())
 
   def test_owned_state_is_counted_from_the_variables(self):
     v = tf.Variable(tf.zeros((1 << 18,)))        # 1 MB held before the run

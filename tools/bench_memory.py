@@ -13,6 +13,9 @@ layers all hold that one op (layers without it hold their first candidate),
 measured --repeats times: each part against its estimate, and how much the same
 step varies from run to run (the executor's order of independent ops).
 
+Every row runs in a fresh child process: an allocator that already held a larger
+step's tensors measures the same step 5-12% higher (its free chunks are no longer
+the sizes this step asks for), and a user's search runs in a process of its own.
 Every finished row is kept in --out/rows.json and skipped on the next run, so the
 table can be built over several sittings; the tables are printed from that file.
 
@@ -23,8 +26,10 @@ table can be built over several sittings; the tables are printed from that file.
 """
 import dataclasses
 import hashlib
+import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,11 +54,15 @@ flags.DEFINE_list("candidates", ["4", "8", "16", "26", "32", "36"],
                   "Candidates per layer (the first k of every layer).")
 flags.DEFINE_list("batch_sizes", ["32", "64"], "Per-replica batch sizes.")
 flags.DEFINE_list("budgets_mb", ["128", "256", "512"], "RADARS memory budgets.")
-flags.DEFINE_bool("radars", True, "Also run a short RADARS search per budget.")
+flags.DEFINE_bool("dnas", True, "Rows of one step of the whole supernet.")
+flags.DEFINE_bool("radars", True, "Rows of a short RADARS search per budget.")
 flags.DEFINE_integer("steps", 2, "Timed DNAS steps per size.")
 flags.DEFINE_bool("per_op", False, "Op rows instead: one op in every layer.")
 flags.DEFINE_integer("repeats", 3, "Measurements of each op row.")
 flags.DEFINE_string("out", "runs/bench_memory", "Keeps every finished row.")
+flags.DEFINE_string("one_row", None, "Internal: measure only this row (its key) "
+                    "and write it as JSON to --row_file.")
+flags.DEFINE_string("row_file", None, "Internal: where --one_row writes its row.")
 FLAGS = flags.FLAGS
 
 MB = 2 ** 20
@@ -101,9 +110,10 @@ def op_row(space: ss.SearchSpace, op: str, batch: int) -> dict:
               alpha_passes=[g.alpha_pass_bytes for g in got])
 
 
-def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float,
-               source: data.DataSource) -> dict:
+def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  source = data.DataSource("fashion_mnist", max_train_examples=2048,
+                           max_test_examples=256)
   cfg = RunConfig(**RADARS, space=space.name, batch_size=batch,
                   memory_budget_mb=budget_mb).validate()
   tf.keras.backend.clear_session()
@@ -134,6 +144,7 @@ def protocol(space: ss.SearchSpace) -> dict:
       code.update(f.read())
   return {"space": space.to_dict(), "shape": list(SHAPE), "steps": FLAGS.steps,
           **({"repeats": FLAGS.repeats} if FLAGS.per_op else {"radars": RADARS}),
+          "process": "fresh per row",
           "model_code": code.hexdigest()[:16], "tf": tf.__version__}
 
 
@@ -192,6 +203,20 @@ def print_tables(rows: dict) -> None:
           f"per DNAS round {min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)} rounds)")
 
 
+def row_in_child(key: str) -> dict:
+  """The row `key`, measured by this script in a fresh process."""
+  with tempfile.TemporaryDirectory(prefix="bench_memory_row_") as tmp:
+    row_file = os.path.join(tmp, "row.json")
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), *sys.argv[1:],
+                           f"--one_row={key}", f"--row_file={row_file}"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+      raise SystemExit(f"error: row {key!r} failed (exit {proc.returncode}): "
+                       f"{proc.stderr.strip().splitlines()[-1:]}")
+    with open(row_file) as f:
+      return json.load(f)
+
+
 def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -202,9 +227,6 @@ def main(argv):
   path = os.path.join(FLAGS.out, "rows.json")
   expected = protocol(space)
   rows = kept_results.load(path, expected).get("rows", {})
-  source = (data.DataSource("fashion_mnist", max_train_examples=2048,
-                            max_test_examples=256)
-            if FLAGS.radars and not FLAGS.per_op else None)
   print(f"space {space.name}, {space.num_layers} layers, input {SHAPE}, "
         f"{platform.machine()} {os.cpu_count()} cores, device "
         f"{memory_probe.device_name()}, TF {tf.__version__}; rows in {path}")
@@ -216,16 +238,20 @@ def main(argv):
   for k in (() if FLAGS.per_op else (int(c) for c in FLAGS.candidates)):
     sub_space = first_k(space, k)
     for b in (int(x) for x in FLAGS.batch_sizes):
-      jobs.append((f"dnas {k} {b}", lambda s=sub_space, b=b: dnas_row(s, b)))
+      if FLAGS.dnas:
+        jobs.append((f"dnas {k} {b}", lambda s=sub_space, b=b: dnas_row(s, b)))
       if FLAGS.radars:
         jobs += [(f"radars {k} {b} {float(m):g}",
-                  lambda s=sub_space, b=b, m=m: radars_row(s, b, float(m), source))
+                  lambda s=sub_space, b=b, m=m: radars_row(s, b, float(m)))
                  for m in FLAGS.budgets_mb]
-  for key, job in jobs:
+  if FLAGS.one_row:
+    write_json_atomic(FLAGS.row_file, dict(jobs)[FLAGS.one_row]())
+    return
+  for key, _ in jobs:
     if key in rows:
       continue
     start = time.time()
-    rows[key] = job()
+    rows[key] = row_in_child(key)
     write_json_atomic(path, {"protocol": expected, "rows": rows})
     print(f"{key}: done in {time.time() - start:.0f} s", flush=True)
   if FLAGS.per_op:
