@@ -174,7 +174,10 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
         # dilated kernel's reach, which the filter gradient reads.
         padded = hw + (p.kernel - 1) * p.dilation
         kept_w += padded * padded * c
-        largest = max(largest, padded * padded * c)   # and its gradient, both passes
+        # Its backward holds the padded input's gradient beside the output's
+        # gradient in space-to-batch layout (a copy of the incoming gradient).
+        out = _out_size(hw, p.stride)
+        largest = max(largest, padded * padded * c + out * out * c)
       hw = _out_size(hw, p.stride)
       cout = p.filters if p.kind == "conv" else c
       w = p.kernel * p.kernel * (c * cout if p.kind == "conv" else c)
