@@ -74,6 +74,10 @@ class RunConfig:
   children_per_update: int = 8      # rl: children the agent samples per update
   # All methods: stop at the next step after this many seconds (0: no limit).
   max_search_seconds: float = 0.0
+  # radars under a time budget (time_schedule.py): the warm-up ends by this share
+  # of it, the RL phases by this share more; DNAS gets the rest.
+  warmup_time_share: float = 0.25
+  rl_time_share: float = 0.35
   # Final training.
   final_epochs: int = 4
   final_lr: float = 0.05
@@ -119,6 +123,12 @@ class RunConfig:
       if not 0.0 < getattr(self, name) <= 1.0:
         raise UserError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
     check_val_fraction(self.val_fraction)
+    for name in ("warmup_time_share", "rl_time_share"):
+      if not 0.0 <= getattr(self, name) < 1.0:
+        raise UserError(f"--{name} must be in [0, 1), got {getattr(self, name)}")
+    if self.warmup_time_share + self.rl_time_share >= 1.0:
+      raise UserError("--warmup_time_share + --rl_time_share must be below 1 (DNAS "
+                      f"gets the rest), got {self.warmup_time_share + self.rl_time_share:g}")
     if not 0.0 <= self.label_smoothing < 1.0:
       raise UserError(f"--label_smoothing must be in [0, 1), got {self.label_smoothing}")
     if self.final_augment not in FINAL_AUGMENT:

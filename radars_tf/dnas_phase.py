@@ -7,10 +7,13 @@ import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import dnas_trainer, memory_model
-from radars_tf.step_reporter import SearchFault
+from radars_tf.step_reporter import SearchFault, TimeBudgetSpent
 from radars_tf.supernet import Supernet
 
 MAX_OOM_RETRIES = 3
+# A round the time budget cuts still counts (its alphas decide the genotype) once
+# it ran this share of its steps.
+CUT_ROUND_COUNTS = 0.25
 
 
 class DnasPhase:
@@ -69,13 +72,14 @@ class DnasPhase:
     host.ctx.progress.phase(
         f"DNAS round {number + 1}: {sub.num_alive()} candidates alive, estimate "
         f"{estimate:.0f} MB of {cfg.budget_mb:.0f} MB", steps)
-    metrics = {}
+    metrics, done = {}, []
 
     def run():
       nonlocal metrics
       for step in range(steps):
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
+        done.append(step)
         log = step % max(1, steps // 10) == 0 or step == steps - 1
         host.reporter.step(
             step, f"DNAS round {number + 1}",
@@ -91,8 +95,14 @@ class DnasPhase:
     # their first batch: host memory (outside a GPU; inside a CPU device's
     # allocator), not the step's, so they fill before the measurement.
     next(host.train_iter), next(host.val_iter)
-    peak = host.measured(run, self.net.variables + t.w_opt.variables
-                         + [self.alphas.logits] + t.a_opt.variables)
+    cut = None
+    try:
+      peak = host.measured(run, self.net.variables + t.w_opt.variables
+                           + [self.alphas.logits] + t.a_opt.variables)
+    except TimeBudgetSpent as e:
+      if len(done) < CUT_ROUND_COUNTS * steps:
+        raise
+      cut, peak = e, e.step_peak
     probs = self.alpha_probs()
     ent = alphas_lib.mean_entropy(probs, sub)
     host.ctx.summaries.scalars(number, {
@@ -103,9 +113,11 @@ class DnasPhase:
                              "alpha softmax per layer (rows) and candidate")
     host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
                 estimate_mb=estimate, alive=sub.to_json(),
-                alpha_entropy=ent,
+                alpha_entropy=ent, steps=len(done),
                 **{k: round(v, 4) for k, v in metrics.items()})
     state.dnas_rounds += 1
+    if cut:
+      raise cut
     return metrics
 
   def round_surviving_oom(self, shrink: Callable[[], str]) -> None:

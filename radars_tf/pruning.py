@@ -7,6 +7,9 @@ evidence still cannot separate from its layer's best after many rewards is as go
 as the best by all we know: those go next, the furthest below the best first
 (in steps of half a standard error) and memory-hungry first within a step, so
 that fewer prunes reach the budget and DNAS keeps a real subspace.
+When a time budget's RL share is spent (`deadline`), pruning must fit the budget
+on the evidence it has: after those two tiers, every other candidate but its
+layer's best-measured, ranked the same way (unmeasured ones as level with the best).
 Between DNAS rounds only candidates whose alpha is far below their layer's top
 alpha go. Never the last candidate of a layer, never a layer's best.
 """
@@ -62,12 +65,33 @@ def condemned(subspace: Subspace, evidence: Evidence, rule: EvidenceRule
   return worse, even
 
 
+def ranked_rest(subspace: Subspace, evidence: Evidence,
+                taken: List[Tuple[int, int, float]]) -> List[Tuple[int, int, float]]:
+  """(layer, candidate, z) of every alive candidate not in `taken` and not its
+  layer's best-measured (two rewards or more): z as in `Evidence.separation`,
+  0 for a candidate measured less (nothing says it is worse)."""
+  seen = {(l, i): z for l, i, z in evidence.separation(subspace, 2)}
+  compared = {l for l, _ in seen}        # layers with a best-measured candidate
+  done = {(l, i) for l, i, _ in taken}
+  rest = []
+  for layer, alive in enumerate(subspace.alive):
+    for i in alive:
+      if (layer, i) in done or len(alive) < 2:
+        continue
+      if (layer, i) in seen:
+        rest.append((layer, i, seen[layer, i]))
+      elif layer not in compared or evidence.count[layer, i] < 2:
+        rest.append((layer, i, 0.0))
+  return rest
+
+
 def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
                  rule: EvidenceRule, policy_probs: np.ndarray,
                  estimate_mb: Callable[[Subspace], float], budget_mb: float,
-                 round_index: int, op_memory: np.ndarray
+                 round_index: int, op_memory: np.ndarray, deadline: bool = False
                  ) -> Tuple[Subspace, List[PruneDecision]]:
-  """Drops condemned candidates one by one until the estimate fits the budget.
+  """Drops condemned candidates one by one until the estimate fits the budget
+  (with `deadline`, then any but a layer's best-measured: see the module's text).
 
   The confidently worse go first, then the inseparable. Each next prune comes
   from a layer with the most candidates left (so that no layer is cut down to
@@ -87,8 +111,10 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
   worse, even = condemned(subspace, evidence, rule)
   def strength(c):         # evidence in steps of half a standard error, then memory
     return (round(2 * c[2]) / 2, op_memory[c[0], c[1]])
-  tiers = ((worse, strength), (even, strength))
-  for items, strength in tiers:
+  tiers = [worse, even]
+  if deadline:
+    tiers.append(ranked_rest(subspace, evidence, worse + even))
+  for items in tiers:
     items = list(items)
     while items and before > budget_mb:
       pick = max(items, key=lambda c: (len(subspace.alive[c[0]]), strength(c),

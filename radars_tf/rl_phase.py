@@ -91,11 +91,13 @@ class RlPhase:
     self.update_reference()
     losses = []
     for i in range(steps):
+      if i and host.schedule.warmup_over(host.elapsed):
+        break                        # its share of the time budget is spent
       host.reporter.check_stop()
       losses.append(self.paths.train_path(host.train_iter, self.next_path()))
       host.reporter.step(i, "warm-up", losses[-1], {"loss": losses[-1]})
-    tail = losses[-max(1, steps // 10):]
-    host.record("warmup", steps=steps, mean_loss=float(np.mean(losses)),
+    tail = losses[-max(1, len(losses) // 10):]
+    host.record("warmup", steps=len(losses), mean_loss=float(np.mean(losses)),
                 final_loss=float(np.mean(tail)))
 
   def run(self) -> List[Sample]:
@@ -113,8 +115,10 @@ class RlPhase:
     # Every architecture of the phase is scored on the same batches: differences
     # between rewards are then differences between architectures.
     self.score_batches = [next(host.val_iter) for _ in range(cfg.score_batches)]
-    samples, self.used = [], []
+    samples, self.used, done = [], [], 0
     for it in range(iters):
+      if it and host.schedule.rl_over(host.elapsed):
+        break                        # the RL share of the time budget is spent
       host.reporter.check_stop()
       loss = self.paths.train(host.train_iter, cfg.path_train_steps, self.next_path)
       batch, agent_loss = self.agent.iteration()
@@ -129,23 +133,26 @@ class RlPhase:
            "agent/policy_entropy": ent, "supernet/path_loss": loss},
           state.agent_steps)
       state.agent_steps += 1
+      done += 1
     host.ctx.summaries.image(state.rl_phases, "probs/policy", self.agent.probs(),
                              "policy probability per layer (rows) and candidate")
-    host.record("rl_phase", phase=state.rl_phases,
+    host.record("rl_phase", phase=state.rl_phases, iterations=done,
                 reward_mean=float(np.mean([r for _, r in samples])),
                 log10_size=sub.log10_size())
     state.rl_phases += 1
     state.evidence.add(self.used)
     return self.used
 
-  def prune_to_fit(self) -> Tuple[object, List[pruning.PruneDecision]]:
-    """The subspace after pruning toward the budget on the evidence so far."""
+  def prune_to_fit(self, deadline: bool = False
+                   ) -> Tuple[object, List[pruning.PruneDecision]]:
+    """The subspace after pruning toward the budget on the evidence so far (with
+    `deadline`, all the way to it: see `pruning.prune_to_fit`)."""
     host = self.host
     return pruning.prune_to_fit(
         host.space, self.net.subspace, host.state.evidence, self.rule,
         self.agent.probs(), host.estimate_mb, host.cfg.budget_mb,
         host.state.rl_phases - 1,
-        memory_model.op_memory(host.space, tuple(host.input_shape)))
+        memory_model.op_memory(host.space, tuple(host.input_shape)), deadline)
 
   def prune_between_rounds(self, alpha_probs: np.ndarray, round_index: int,
                            at_least_one: bool = False):

@@ -82,6 +82,12 @@ HELP = {
     "max_search_seconds": "Search time budget: after this many seconds the search "
                           "stops at the next step and answers from what it has "
                           "(the first unit always completes); 0 for none.",
+    "warmup_time_share": "radars with --max_search_seconds: the warm-up ends by "
+                         "this share of the time budget.",
+    "rl_time_share": "radars with --max_search_seconds: the RL phases end this share "
+                     "of the budget after the warm-up's, then pruning fits the memory "
+                     "budget on the evidence so far (ranked; no confidence needed) "
+                     "and DNAS gets the rest.",
     "final_epochs": "Epochs of final training on the full train split.",
     "final_lr": "Learning rate of final training (cosine decayed).",
     "final_save_steps": "Final training checkpoints every this many steps (and at "

@@ -23,6 +23,7 @@ from radars_tf.search_space import SearchSpace, Subspace
 from radars_tf.search_state import Phase, SearchState
 from radars_tf.step_reporter import StepReporter, TimeBudgetSpent
 from radars_tf.summaries import Progress, Summaries
+from radars_tf.time_schedule import TimeSchedule
 
 
 @dataclasses.dataclass
@@ -68,6 +69,9 @@ class Search:
         self.cfg.target_mflops, self.cfg.cost_beta)
     self.reporter = StepReporter(ctx.progress, ctx.summaries, ctx.stop_requested,
                                  lambda: self.time_is_up())
+    self.schedule = TimeSchedule.for_budget(
+        self.cfg.max_search_seconds, self.cfg.warmup_time_share,
+        self.cfg.rl_time_share)
     self.train_iter = self.val_iter = None
 
   @property
@@ -163,7 +167,8 @@ class Search:
 
   def measured(self, run: Callable[[], None], owned_variables) -> int:
     """Runs `run()` and records the memory it claims (`memory_probe.claimed_peak`),
-    also when the time budget cuts it."""
+    also when the time budget cuts it (then the TimeBudgetSpent raised carries it
+    as `step_peak`)."""
     stopped = []
 
     def guarded():
@@ -174,6 +179,7 @@ class Search:
     step_peak = memory_probe.claimed_peak(guarded, owned_variables)
     self.state.peak_step_bytes = max(self.state.peak_step_bytes, step_peak)
     if stopped:
+      stopped[0].step_peak = step_peak
       raise stopped[0]
     return step_peak
 

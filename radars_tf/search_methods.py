@@ -130,7 +130,10 @@ class RadarsSearch(SupernetSearch):
     """An RL phase, then pruning on the evidence of all phases so far (none when
     the evidence condemns no candidate yet: the next phase collects more)."""
     self.rl.run()
-    sub, decisions = self.rl.prune_to_fit()
+    deadline = self.schedule.rl_over(self.elapsed)
+    sub, decisions = self.rl.prune_to_fit(deadline)
+    if deadline:
+      self.record("rl_deadline", pruned=len(decisions))
     self.apply(sub, decisions)
     self.ctx.progress.note(
         f"pruned {len(decisions)} on evidence: log10 size {sub.log10_size():.1f}, "

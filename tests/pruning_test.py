@@ -105,6 +105,31 @@ class PruneToFitTest(absltest.TestCase):
                                         size_mb, 100.0, 0, np.ones((3, 6)))
     self.assertEmpty(decisions)
 
+  def test_deadline_fits_the_budget_on_little_evidence_keeping_each_best(self):
+    # The RL share of a time budget is spent: 4 rewards each, below min_samples,
+    # condemn nothing; with the deadline every layer is cut to fit, its
+    # best-measured candidate kept, the measured-worse before the unmeasured.
+    sub = ss.Subspace.full(SPACE)
+    means = np.zeros((3, 6))
+    means[:, 0] = 0.1
+    few = evidence_from(means, rounds=2)
+    patient = pruning.EvidenceRule(8, 2.0, max_samples=1000)
+    args = (np.full((3, 6), 1 / 6), size_mb, 100.0, 0, np.ones((3, 6)))
+    _, decisions = pruning.prune_to_fit(SPACE, sub, few, patient, *args)
+    self.assertEmpty(decisions)
+    sub2, decisions = pruning.prune_to_fit(SPACE, sub, few, patient, *args,
+                                           deadline=True)
+    self.assertEqual(size_mb(sub2), 100.0)
+    self.assertTrue(all(0 in a for a in sub2.alive))
+    self.assertTrue(all(d.samples == 4 and d.z > 0.0 for d in decisions))
+    unmeasured = ss.Subspace(((0, 1, 2), (0, 1, 2), (0, 1, 2)))
+    blank = Evidence.empty((3, 6))
+    sub3, decisions = pruning.prune_to_fit(
+        SPACE, unmeasured, blank, patient, np.full((3, 6), 1 / 6), size_mb, 60.0, 0,
+        np.tile(np.array([1.0, 3.0, 2.0, 0, 0, 0]), (3, 1)), deadline=True)
+    self.assertEqual(sub3.alive, ((0, 2), (0, 2), (0, 2)))   # hungriest first
+    self.assertTrue(all(d.samples == 0 and d.z == 0.0 for d in decisions))
+
   def test_inseparable_candidates_wait_for_max_samples(self):
     sub = ss.Subspace.full(SPACE)
     even = evidence_from(np.zeros((3, 6)), noise=0.05)

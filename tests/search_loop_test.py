@@ -1,5 +1,6 @@
 """The search methods end to end on a tiny space and real Fashion-MNIST."""
 import dataclasses
+import itertools
 import os
 import tempfile
 from unittest import mock
@@ -193,8 +194,31 @@ class SearchLoopTest(tf.test.TestCase):
       out = search.run()
     self.assertLen(steps, 2)
     self.assertEqual(out.events[-1]["kind"], "time_budget")
+    # 2 of 5 steps: past dnas_phase.CUT_ROUND_COUNTS, the round counts.
+    self.assertEqual(out.events[-2]["kind"], "dnas_round")
+    self.assertEqual(out.events[-2]["steps"], 2)
+    self.assertEqual(search.state.dnas_rounds, 1)
     self.assertGreater(out.peak_step_bytes, 0)       # the cut round was measured
     self.assertLen(out.genotype.ops, 3)
+
+  def test_a_short_time_budget_still_reaches_dnas(self):
+    # The evidence rule condemns nothing in time (min_samples is out of reach), so
+    # only the schedule's deadline lets RL pruning fit the budget. The clock is
+    # one second per reading.
+    clock = itertools.count()
+    search = search_methods.RadarsSearch(self.context(
+        memory_budget_mb=16, max_search_seconds=400, warmup_steps=10_000,
+        rl_iterations_per_phase=10_000, min_samples=10_000, max_samples=10_000))
+    with mock.patch.object(search_loop.Search, "elapsed",
+                           property(lambda self: next(clock))):
+      out = search.run()
+    kinds = [e["kind"] for e in out.events]
+    warmup = out.events[kinds.index("warmup")]
+    self.assertBetween(warmup["steps"], 2, 101)   # cut at 100 s (a reading a step)
+    self.assertIn("rl_deadline", kinds)
+    self.assertLess(kinds.index("rl_deadline"), kinds.index("dnas_round"))
+    self.assertLessEqual(search.estimate_mb(out.subspace), 16)
+    self.assertTrue(all(d.samples < 10_000 for d in out.decisions))
 
   def test_dnas_out_of_memory_halves_the_batch_then_gives_up(self):
     oom_once = oom_on_second_step()

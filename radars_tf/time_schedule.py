@@ -1,0 +1,26 @@
+"""How RADARS shares a search time budget among its stages, so that a short
+budget still reaches DNAS: the warm-up ends by its share, the RL phases by theirs
+(then pruning fits the memory budget on whatever evidence there is), and DNAS
+gets the rest. Without a time budget no stage has a deadline."""
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeSchedule:
+  warmup_end: float = math.inf     # seconds into the search
+  rl_end: float = math.inf
+
+  @classmethod
+  def for_budget(cls, max_search_seconds: float, warmup_share: float,
+                 rl_share: float) -> "TimeSchedule":
+    if not max_search_seconds:
+      return cls()
+    return cls(warmup_share * max_search_seconds,
+               (warmup_share + rl_share) * max_search_seconds)
+
+  def warmup_over(self, elapsed: float) -> bool:
+    return elapsed >= self.warmup_end
+
+  def rl_over(self, elapsed: float) -> bool:
+    return elapsed >= self.rl_end
