@@ -135,8 +135,9 @@ class RadarsSearch(SupernetSearch):
     if deadline:
       self.record("rl_deadline", pruned=len(decisions))
     self.apply(sub, decisions)
+    why = "at the RL deadline, evidence ranked" if deadline else "on evidence"
     self.ctx.progress.note(
-        f"pruned {len(decisions)} on evidence: log10 size {sub.log10_size():.1f}, "
+        f"pruned {len(decisions)} {why}: log10 size {sub.log10_size():.1f}, "
         f"estimate {self.estimate_mb(sub):.0f} MB, budget {self.cfg.budget_mb:.0f} MB")
     self.after_pruning()
 
