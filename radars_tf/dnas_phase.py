@@ -38,7 +38,8 @@ class DnasPhase:
     self.trainer = dnas_trainer.DnasTrainer(
         self.net, self.alphas, self.host.strategy, self.host.state.batch_size,
         self.hp, cfg.dnas_rounds * cfg.dnas_steps_per_round,
-        self.host.objective)
+        self.host.objective,
+        lambda: self.host.schedule.dnas_progress(self.host.elapsed))
 
   def variables_to_save(self) -> Dict[str, tf.Module]:
     objects = {"alphas": self.alphas}

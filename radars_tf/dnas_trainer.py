@@ -2,7 +2,7 @@
 train batch, then an alpha step on a val batch, both in `mixed` mode, compiled with
 tf.function and run per replica with `strategy.run`."""
 import dataclasses
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
@@ -43,9 +43,11 @@ def alpha_optimizer(hp: DnasHParams) -> tf.keras.optimizers.Optimizer:
                                   weight_decay=hp.alpha_weight_decay)
 
 
-def temperature(hp: DnasHParams, step: int, total_steps: int) -> float:
-  """Exponential decay from tau_start to tau_end over the search (FBNet)."""
-  frac = min(1.0, step / max(1, total_steps))
+def temperature(hp: DnasHParams, step: int, total_steps: int,
+                progress: float = 0.0) -> float:
+  """Exponential decay from tau_start to tau_end over the search (FBNet): over its
+  steps, or faster when `progress` (the share of DNAS's time spent) is ahead."""
+  frac = max(min(1.0, step / max(1, total_steps)), min(1.0, progress))
   return float(hp.tau_start * (hp.tau_end / hp.tau_start) ** frac)
 
 
@@ -58,8 +60,11 @@ class DnasTrainer:
   def __init__(self, supernet: Supernet, alphas: alphas_lib.Alphas,
                strategy: tf.distribute.Strategy, global_batch_size: int,
                hp: DnasHParams, total_steps: int,
-               objective: Optional[CostObjective] = None):
+               objective: Optional[CostObjective] = None,
+               progress: Callable[[], float] = lambda: 0.0):
+    """`progress`: the share of DNAS's time budget spent (see `temperature`)."""
     self.net, self.alphas, self.strategy = supernet, alphas, strategy
+    self.progress = progress
     self.global_batch_size, self.hp, self.total_steps = (global_batch_size, hp,
                                                          total_steps)
     self.objective = objective if objective and objective.active else None
@@ -135,7 +140,8 @@ class DnasTrainer:
 
   def train_step(self, train_iter, val_iter) -> Dict[str, float]:
     """One bilevel step; returns mean losses and accuracies of its two batches."""
-    tau = temperature(self.hp, int(self.step_counter.numpy()), self.total_steps)
+    tau = temperature(self.hp, int(self.step_counter.numpy()), self.total_steps,
+                      self.progress())
     out = self._step(train_iter, val_iter, tf.constant(tau, tf.float32))
     n = float(self.global_batch_size)
     return {"train_loss": float(out["train_loss"]) / n,
