@@ -130,14 +130,16 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
 def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,
                              input_shape: Tuple[int, int, int], num_classes: int,
                              batch: int, steps: int = 2, seed: int = 0,
-                             dataset: str = "") -> StepMeasurement:
+                             dataset: str = "", full_dataset: bool = False
+                             ) -> StepMeasurement:
   """`measure_dnas_step` in a new Python process: an allocator that already held
   larger tensors measures the same step higher (its free chunks are no longer the
   sizes this step asks for), so a measurement of the model's count starts fresh.
-  `dataset` names a DataSource whose real input pipeline the steps read."""
+  `dataset` names a DataSource whose real input pipeline the steps read (its
+  first 512 examples, or all with `full_dataset`, as a search reads it)."""
   job = dict(space=space.to_dict(), alive=subspace.to_json(),
              input_shape=list(input_shape), num_classes=num_classes, batch=batch,
-             steps=steps, seed=seed, dataset=dataset)
+             steps=steps, seed=seed, dataset=dataset, full_dataset=full_dataset)
   proc = subprocess.run(
       [sys.executable, "-m", "radars_tf.memory_probe", json.dumps(job)],
       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
@@ -149,8 +151,9 @@ def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,
 
 def _main(job: dict) -> None:
   from radars_tf import data  # pylint: disable=import-outside-toplevel
-  source = (data.DataSource(job["dataset"], max_train_examples=512,
-                            max_test_examples=64) if job["dataset"] else None)
+  limits = {} if job.get("full_dataset") else dict(max_train_examples=512,
+                                                   max_test_examples=64)
+  source = data.DataSource(job["dataset"], **limits) if job["dataset"] else None
   got = measure_dnas_step(SearchSpace.from_dict(job["space"]),
                           Subspace.from_json(job["alive"]),
                           tuple(job["input_shape"]), job["num_classes"], job["batch"],

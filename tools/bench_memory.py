@@ -89,7 +89,8 @@ def dnas_row(space: ss.SearchSpace, batch: int) -> dict:
   full = ss.Subspace.full(space)
   est = memory_model.estimate(space, full, SHAPE, 10, batch)
   got = memory_probe.measure_dnas_step(space, full, SHAPE, 10, batch, FLAGS.steps)
-  return dict(log10_size=full.log10_size(), est_total=est.total,
+  # A probe: a fresh process's step, without a search's context.
+  return dict(log10_size=full.log10_size(), est_total=est.probe_total,
               est_held=est.held, est_weight_pass=est.weight_pass,
               est_alpha_pass=est.alpha_activations, peak=got.peak_bytes,
               first_step=got.first_step_bytes, held=got.held_bytes,
@@ -103,7 +104,7 @@ def op_row(space: ss.SearchSpace, op: str, batch: int) -> dict:
   est = memory_model.estimate(space, sub, SHAPE, 10, batch)
   got = [memory_probe.measure_dnas_step(space, sub, SHAPE, 10, batch, FLAGS.steps,
                                         seed=r) for r in range(FLAGS.repeats)]
-  return dict(est_total=est.total, est_weight_pass=est.weight_pass,
+  return dict(est_total=est.probe_total, est_weight_pass=est.weight_pass,
               est_alpha_pass=est.alpha_activations,
               peaks=[max(g.peak_bytes, g.first_step_bytes) for g in got],
               weight_passes=[g.weight_pass_bytes for g in got],
