@@ -73,14 +73,14 @@ class DnasPhase:
     host.ctx.progress.phase(
         f"DNAS round {number + 1}: {sub.num_alive()} candidates alive, estimate "
         f"{estimate:.0f} MB of {cfg.budget_mb:.0f} MB", steps)
-    metrics, done = {}, []
+    metrics, done = {}, 0
 
     def run():
-      nonlocal metrics
+      nonlocal metrics, done
       for step in range(steps):
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
-        done.append(step)
+        done += 1
         log = step % max(1, steps // 10) == 0 or step == steps - 1
         host.reporter.step(
             step, f"DNAS round {number + 1}",
@@ -101,7 +101,7 @@ class DnasPhase:
       peak = host.measured(run, self.net.variables + t.w_opt.variables
                            + [self.alphas.logits] + t.a_opt.variables)
     except TimeBudgetSpent as e:
-      if len(done) < CUT_ROUND_COUNTS * steps:
+      if done < CUT_ROUND_COUNTS * steps:
         raise
       cut, peak = e, e.step_peak
     probs = self.alpha_probs()
@@ -114,7 +114,7 @@ class DnasPhase:
                              "alpha softmax per layer (rows) and candidate")
     host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
                 estimate_mb=estimate, alive=sub.to_json(),
-                alpha_entropy=ent, steps=len(done),
+                alpha_entropy=ent, steps=done,
                 **{k: round(v, 4) for k, v in metrics.items()})
     state.dnas_rounds += 1
     if cut:

@@ -151,7 +151,7 @@ def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,
 
 def _main(job: dict) -> None:
   from radars_tf import data  # pylint: disable=import-outside-toplevel
-  limits = {} if job.get("full_dataset") else dict(max_train_examples=512,
+  limits = {} if job["full_dataset"] else dict(max_train_examples=512,
                                                    max_test_examples=64)
   source = data.DataSource(job["dataset"], **limits) if job["dataset"] else None
   got = measure_dnas_step(SearchSpace.from_dict(job["space"]),
