@@ -69,9 +69,9 @@ class Search:
         self.cfg.target_mflops, self.cfg.cost_beta)
     self.reporter = StepReporter(ctx.progress, ctx.summaries, ctx.stop_requested,
                                  lambda: self.time_is_up())
-    self.schedule = TimeSchedule.for_budget(
-        self.cfg.max_search_seconds, self.cfg.warmup_time_share,
-        self.cfg.rl_time_share)
+    # DNAS's window of the time budget is all of it; RADARS gives shares of it to
+    # its warm-up and RL phases first.
+    self.schedule = TimeSchedule.for_budget(self.cfg.max_search_seconds, 0.0, 0.0)
     self.train_iter = self.val_iter = None
 
   @property

@@ -19,6 +19,7 @@ from radars_tf.search_space import Subspace
 from radars_tf.search_state import Phase, SearchState
 from radars_tf.step_reporter import SearchFault
 from radars_tf.supernet import Supernet
+from radars_tf.time_schedule import TimeSchedule
 
 
 class SupernetSearch(Search):
@@ -73,6 +74,9 @@ class RadarsSearch(SupernetSearch):
 
   def __init__(self, ctx: SearchContext, state: Optional[SearchState] = None):
     super().__init__(ctx, state or new_state(ctx))
+    self.schedule = TimeSchedule.for_budget(
+        self.cfg.max_search_seconds, self.cfg.warmup_time_share,
+        self.cfg.rl_time_share)
     self.rl = RlPhase(self, self.net)
 
   def variables_to_save(self) -> Dict[str, tf.Module]:

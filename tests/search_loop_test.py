@@ -220,6 +220,16 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertLessEqual(search.estimate_mb(out.subspace), 16)
     self.assertTrue(all(d.samples < 10_000 for d in out.decisions))
 
+  def test_dnas_time_is_all_of_the_budget_radars_after_its_shares(self):
+    # The temperature follows DNAS's share of the time: for --method=dnas from the
+    # start, for radars from the RL deadline (0.25 + 0.35 of the budget).
+    dnas = search_methods.DnasSearch(self.context(
+        method="dnas", memory_budget_mb=64, max_search_seconds=100))
+    radars = search_methods.RadarsSearch(self.context(max_search_seconds=100))
+    self.assertAlmostEqual(dnas.schedule.dnas_progress(50), 0.5)
+    self.assertAlmostEqual(radars.schedule.dnas_progress(50), 0.0)
+    self.assertAlmostEqual(radars.schedule.dnas_progress(80), 0.5)
+
   def test_dnas_out_of_memory_halves_the_batch_then_gives_up(self):
     oom_once = oom_on_second_step()
     ctx = self.context(method="dnas", memory_budget_mb=64, dnas_rounds=1)
