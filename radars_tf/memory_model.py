@@ -59,7 +59,7 @@ class MemoryEstimate:
   # on a CPU device tf.data's buffers share the allocator. Measured apart by
   # tools/probe_rounds.py: five RADARS rounds (`large`, batch 64, 512 MB) measured
   # 1.01-1.06 of the estimate without this term, the same subspaces in a fresh
-  # process 0.92-0.95 (random data) and 0.93-1.003 (the real pipeline). Not
+  # process 0.90-1.003 (random batches) and 0.95-1.04 (the real pipeline). Not
   # modelled op by op: 10% of the weight pass's activations.
   search_context: int
 
