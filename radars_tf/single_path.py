@@ -28,6 +28,10 @@ class SinglePathTrainer:
   random path every step each unseen op traces first (0.98 s per step over the
   first 40 steps, 0.35 s over the next 40, against 0.25 s eager; batch 64, 2-core
   CPU, tools/bench_throughput.py), which a search of minutes does not earn back.
+  Nor does one compiled step that never differentiates through `switch_case` (per
+  layer a non-inlined function whose branches run their op, call the rest of the
+  network, then their own backward and update): 12-20 s to trace and 8-28 s to
+  instantiate for only 2 candidates in each of the 14 layers (measured 2026-11-29).
   Eager steps also let the optimizer see only the path's variables, so momentum
   never moves ops off the path.
   """

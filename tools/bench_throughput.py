@@ -4,8 +4,11 @@
    the same ops, each run standalone on its own input (forward, backward, update).
 2. One single_path step (as the agent's shared-weight training runs it) against
    the same child as a plain Keras model with a compiled train step.
+3. The compiled train step of whole genotypes (known ones and every layer one op)
+   against their FLOPs: what a FLOPs target buys in training time on this device.
 
   python tools/bench_throughput.py --space=large --candidates=8 --batch_size=64
+  python tools/bench_throughput.py --tables=genotypes     # table 3 only, a minute
 """
 import os
 import platform
@@ -21,7 +24,8 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import dnas_trainer, genotype, network, ops, path_sampler, single_path
+from radars_tf import dnas_trainer, genotype, known_genotypes, memory_model, network
+from radars_tf import ops, path_sampler, single_path
 from radars_tf import supernet
 from radars_tf import search_space as ss
 from radars_tf import training
@@ -36,6 +40,12 @@ flags.DEFINE_integer("channels", 1, "Input channels.")
 flags.DEFINE_integer("steps", 10, "Timed steps per measurement.")
 flags.DEFINE_integer("paths", 3, "Random children compared in the single_path table.")
 flags.DEFINE_integer("seed", 0, "Seed of data, weights and paths.")
+flags.DEFINE_list("tables", ["dnas", "single_path", "genotypes"], "Tables to print.")
+flags.DEFINE_list("uniform_ops", ["skip", "conv_k1", "conv_k3", "sepconv_k3",
+                                  "dilconv_k3", "mbconv_e1_k3", "mbconv_e6_k3",
+                                  "maxpool_k3"],
+                  "Genotype table: besides the known genotypes, one network per op "
+                  "with that op in every layer.")
 FLAGS = flags.FLAGS
 
 
@@ -133,16 +143,10 @@ def single_path_table(space, shape, batch, rng):
   for _ in range(FLAGS.paths):
     path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
-    opt = training.sgd(0.05, nesterov=True)
-    opt.build(model.trainable_variables)
 
-    def plain_step():
-      with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(per_example_loss(y, model(x, training=True)))
-      grads = tape.gradient(loss, model.trainable_variables)
-      opt.apply_gradients(zip(grads, model.trainable_variables))
-    plain = timed(tf.function(plain_step), FLAGS.steps)
-    plain_eager = timed(plain_step, FLAGS.steps)
+    step = plain_step(model, x, y)
+    plain = timed(tf.function(step), FLAGS.steps)
+    plain_eager = timed(step, FLAGS.steps)
     trainer.compiled = net.compile_ops = False
     sp_eager = timed(lambda: trainer.train_path(it, path), FLAGS.steps)
     trainer.compiled = net.compile_ops = True
@@ -168,6 +172,42 @@ def single_path_table(space, shape, batch, rng):
           f"{later:.3f} s/step")
 
 
+def plain_step(model, x, y):
+  """The compiled train step of a plain Keras model (SGD, nesterov momentum)."""
+  opt = training.sgd(0.05, nesterov=True)
+  opt.build(model.trainable_variables)
+
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(per_example_loss(y, model(x, training=True)))
+    grads = tape.gradient(loss, model.trainable_variables)
+    opt.apply_gradients(zip(grads, model.trainable_variables))
+  return step
+
+
+def genotype_table(space, shape, batch, rng):
+  x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
+  y = tf.constant(rng.integers(0, 10, batch), tf.int32)
+  genos = {name: genotype.Genotype(s, ops_) for name, (s, ops_)
+           in known_genotypes.KNOWN.items() if s == space.name}
+  for op in FLAGS.uniform_ops:
+    if all(op in c for c in space.candidates()):
+      genos[f"{op} in every layer"] = genotype.Genotype(
+          space.name, (op,) * space.num_layers)
+  print(f"## Compiled train step of whole genotypes against their FLOPs (batch "
+        f"{batch}, constant batch: no input pipeline)\n")
+  print("| genotype | MFLOPs (forward, per example) | params | ms/step | "
+        "ms/step per forward GFLOP of the batch |")
+  print("|---|---|---|---|---|")
+  for name, geno in genos.items():
+    model = geno.build(space, shape, 10)
+    mflops = 2 * memory_model.model_macs(space, geno.ops, shape, 10) / 1e6
+    ms = 1000 * timed(tf.function(plain_step(model, x, y)), FLAGS.steps, warmup=3)
+    print(f"| {name} | {mflops:.1f} | {model.count_params():,} | {ms:.0f} | "
+          f"{ms / (mflops * batch / 1000):.1f} |", flush=True)
+  print()
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.ERROR)
@@ -178,8 +218,14 @@ def main(argv):
   tf.keras.utils.set_random_seed(FLAGS.seed)
   print(f"space {space.name}, input {shape}, {platform.machine()} {os.cpu_count()} "
         f"cores, TF {tf.__version__}\n")
-  dnas_table(space, shape, FLAGS.batch_size, rng)
-  single_path_table(space, shape, FLAGS.batch_size, rng)
+  tables = {"dnas": dnas_table, "single_path": single_path_table,
+            "genotypes": genotype_table}
+  for name in FLAGS.tables:
+    if name not in tables:
+      sys.exit(f"bench_throughput: unknown table {name}; choose from "
+               f"{', '.join(tables)}")
+  for name in FLAGS.tables:
+    tables[name](space, shape, FLAGS.batch_size, rng)
 
 
 if __name__ == "__main__":
