@@ -1,6 +1,9 @@
 """tools/compare_methods.py: table rows and target verdicts from run results."""
 import importlib.util
 import os
+import sys
+import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 
@@ -71,6 +74,14 @@ class CompareMethodsTest(absltest.TestCase):
     got = cm.verdicts({"radars": [run(0.9, 700)], "dnas": [run(0.9, 300)]}, 512, 92.5)
     self.assertTrue(got[0].startswith("- MISSED: radars measured peak 700 MB"))
     self.assertTrue(got[1].startswith("- MISSED: dnas refuses or exceeds"))
+
+  def test_without_matplotlib_the_figure_is_skipped_in_one_line(self):
+    modules = {k: v for k, v in sys.modules.items() if k != "figures"}
+    modules["matplotlib"] = None           # import matplotlib raises ImportError
+    with mock.patch.dict(sys.modules, modules, clear=True):
+      line = cm.draw_figure({"radars": [run(0.9)]}, tempfile.mkdtemp(), "t")
+    self.assertEqual(line, "figure skipped: matplotlib is not installed (bash "
+                     "tools/setup.sh --bench); the table above is complete")
 
 
 if __name__ == "__main__":

@@ -185,6 +185,43 @@ def plain_step(model, x, y):
   return step
 
 
+class OpLatencies:
+  """Per-op compiled train-step times, each op measured once on an input of its
+  layer's shape: the latency table FBNet sums to predict a network's cost."""
+
+  def __init__(self, space, shape, batch, rng):
+    self.space, self.shape, self.batch, self.rng = space, shape, batch, rng
+    self.layers = space.layers(shape[0])
+    self._ms = {}
+
+  def _input(self, hw, c):
+    return tf.constant(self.rng.standard_normal((self.batch, hw, hw, c)), tf.float32)
+
+  def _time(self, key, make_layer, x):
+    if key not in self._ms:
+      self._ms[key] = 1000 * timed(standalone_step(make_layer(), x), FLAGS.steps,
+                                   warmup=3)
+    return self._ms[key]
+
+  def network_ms(self, op_specs) -> float:
+    """Stem + every layer's op (and shortcut) + head, each standalone."""
+    space, shape = self.space, self.shape
+    total = self._time("stem", lambda: network.stem(space, shape[2]),
+                       self._input(shape[0], shape[2]))
+    for spec, op in zip(self.layers, op_specs):
+      x = self._input(spec.hw, spec.cin)
+      probe = ops.OpLayer(op, spec.cin, spec.cout, spec.stride, space.residual)
+      if not (space.residual and probe.identity):
+        total += self._time((spec.index, op), lambda: probe, x)
+      if space.residual and network.shortcut(spec, "s"):
+        total += self._time((spec.index, "shortcut"),
+                            lambda: network.shortcut(spec, "s"), x)
+    last = self.layers[-1]
+    hw = -(-last.hw // last.stride)
+    return total + self._time("head", lambda: network.Head(10),
+                              self._input(hw, last.cout))
+
+
 def genotype_table(space, shape, batch, rng):
   x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
   y = tf.constant(rng.integers(0, 10, batch), tf.int32)
@@ -194,18 +231,27 @@ def genotype_table(space, shape, batch, rng):
     if all(op in c for c in space.candidates()):
       genos[f"{op} in every layer"] = genotype.Genotype(
           space.name, (op,) * space.num_layers)
-  print(f"## Compiled train step of whole genotypes against their FLOPs (batch "
-        f"{batch}, constant batch: no input pipeline)\n")
+  latencies = OpLatencies(space, shape, batch, rng)
+  print(f"## Compiled train step of whole genotypes against their FLOPs and against "
+        f"the sum of their ops' standalone steps (batch {batch}, constant batch: "
+        f"no input pipeline)\n")
   print("| genotype | MFLOPs (forward, per example) | params | ms/step | "
-        "ms/step per forward GFLOP of the batch |")
-  print("|---|---|---|---|---|")
+        "ms/step per forward GFLOP of the batch | sum of its ops standalone, ms | "
+        "ms/step / sum |")
+  print("|---|---|---|---|---|---|---|")
+  rows = []
   for name, geno in genos.items():
     model = geno.build(space, shape, 10)
     mflops = 2 * memory_model.model_macs(space, geno.ops, shape, 10) / 1e6
     ms = 1000 * timed(tf.function(plain_step(model, x, y)), FLAGS.steps, warmup=3)
+    lut = latencies.network_ms(geno.ops)
+    rows.append((mflops, lut, ms))
     print(f"| {name} | {mflops:.1f} | {model.count_params():,} | {ms:.0f} | "
-          f"{ms / (mflops * batch / 1000):.1f} |", flush=True)
-  print()
+          f"{ms / (mflops * batch / 1000):.1f} | {lut:.0f} | {ms / lut:.2f} |",
+          flush=True)
+  mflops, lut, ms = np.array(rows).T
+  print(f"\nPearson r of ms/step against MFLOPs {np.corrcoef(mflops, ms)[0, 1]:.2f}, "
+        f"against the sum of standalone ops {np.corrcoef(lut, ms)[0, 1]:.2f}\n")
 
 
 def main(argv):

@@ -180,11 +180,21 @@ def main(argv):
   with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
     f.write(table)
   print(table)
-  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
-  figure = os.path.join(FLAGS.out, "comparison.png")
-  figures.comparison(results, figure, lines[0])
-  figures.to_tensorboard(figure, os.path.join(FLAGS.out, "figures"), "comparison")
-  print(f"figure: {figure} (also in TensorBoard under {FLAGS.out}/figures)")
+  print(draw_figure(results, FLAGS.out, lines[0]))
+
+
+def draw_figure(results, out: str, title: str) -> str:
+  """Draws the comparison figure into `out`; returns the line saying where, or why
+  not (matplotlib is a benchmark extra: `bash tools/setup.sh --bench`)."""
+  try:
+    import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  except ImportError as e:
+    return (f"figure skipped: {e.name} is not installed (bash tools/setup.sh "
+            "--bench); the table above is complete")
+  figure = os.path.join(out, "comparison.png")
+  figures.comparison(results, figure, title)
+  figures.to_tensorboard(figure, os.path.join(out, "figures"), "comparison")
+  return f"figure: {figure} (also in TensorBoard under {out}/figures)"
 
 
 if __name__ == "__main__":
