@@ -5,7 +5,8 @@
 2. One single_path step (as the agent's shared-weight training runs it) against
    the same child as a plain Keras model with a compiled train step.
 3. The compiled train step of whole genotypes (known ones and every layer one op)
-   against their FLOPs: what a FLOPs target buys in training time on this device.
+   against their FLOPs and against the sum of their ops' standalone steps (FBNet's
+   latency table): what a FLOPs or a latency target buys in training time here.
 
   python tools/bench_throughput.py --space=large --candidates=8 --batch_size=64
   python tools/bench_throughput.py --tables=genotypes     # table 3 only, a minute
@@ -143,7 +144,6 @@ def single_path_table(space, shape, batch, rng):
   for _ in range(FLAGS.paths):
     path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
-
     step = plain_step(model, x, y)
     plain = timed(tf.function(step), FLAGS.steps)
     plain_eager = timed(step, FLAGS.steps)
