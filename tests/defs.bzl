@@ -12,4 +12,6 @@ def radars_py_test(name, size = "small", tags = [], data = [], shard_count = Non
         python_version = "PY3",
         srcs_version = "PY3",
         deps = ["//radars_tf", ":cli"],
+        # As radars_tf/__init__.py sets it; a test module imports TensorFlow first.
+        env = {"TF_ENABLE_ONEDNN_OPTS": "1"},
     )

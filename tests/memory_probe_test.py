@@ -1,6 +1,9 @@
 """The allocator probe: real on the CPU device, and the GPU path with a fake
 device (no GPU here): it must read and reset GPU:0's statistics, the same code
 path a GPU run takes under --gpu_memory_limit_mb."""
+import os
+import subprocess
+import sys
 from unittest import mock
 
 import tensorflow as tf
@@ -20,6 +23,18 @@ class MemoryProbeTest(tf.test.TestCase):
     # At least both tensors; the BFC allocator may hand a request a free chunk of
     # up to twice its size without splitting it (measured: 9.2 MB of 8 MB here).
     self.assertBetween(claimed, 2 * n, 3 * n)
+
+  def test_importing_radars_tf_first_turns_onednn_on(self):
+    # Without oneDNN (its default on AVX2-only CPUs) a conv's weight gradient takes
+    # an L3-sized buffer the memory model does not count (radars_tf/__init__.py).
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import radars_tf, tensorflow; from tensorflow."
+         "python.util import _pywrap_util_port as p; print(p.IsMklEnabled())"],
+        cwd=memory_probe.ROOT, env=dict(env, PYTHONPATH=memory_probe.ROOT,
+                                        TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, check=True).stdout
+    self.assertEqual(out.strip().splitlines()[-1], "True")
 
   def test_small_tensors_are_counted(self):
     # Importing radars_tf sets the CPU allocator to one that counts every byte; the
