@@ -69,10 +69,14 @@ class Search:
         self.cfg.target_mflops, self.cfg.cost_beta)
     self.reporter = StepReporter(ctx.progress, ctx.summaries, ctx.stop_requested,
                                  lambda: self.time_is_up())
-    # DNAS's window of the time budget is all of it; RADARS gives shares of it to
-    # its warm-up and RL phases first.
-    self.schedule = TimeSchedule.for_budget(self.cfg.max_search_seconds, 0.0, 0.0)
+    self.schedule = TimeSchedule.for_budget(self.cfg.max_search_seconds,
+                                            *self.time_shares())
     self.train_iter = self.val_iter = None
+
+  def time_shares(self) -> Tuple[float, float]:
+    """(warm-up, RL) shares of the time budget before DNAS's window: none, DNAS's
+    window is all of it (RADARS gives its earlier stages shares)."""
+    return 0.0, 0.0
 
   @property
   def per_replica_batch(self) -> int:

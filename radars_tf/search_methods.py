@@ -2,7 +2,7 @@
 DNAS estimate fits, then DNAS rounds with RL pruning between them), dnas, rl and
 random; and `make_search`, the one factory that builds a method from a saved state.
 """
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -19,7 +19,6 @@ from radars_tf.search_space import Subspace
 from radars_tf.search_state import Phase, SearchState
 from radars_tf.step_reporter import SearchFault
 from radars_tf.supernet import Supernet
-from radars_tf.time_schedule import TimeSchedule
 
 
 class SupernetSearch(Search):
@@ -74,10 +73,10 @@ class RadarsSearch(SupernetSearch):
 
   def __init__(self, ctx: SearchContext, state: Optional[SearchState] = None):
     super().__init__(ctx, state or new_state(ctx))
-    self.schedule = TimeSchedule.for_budget(
-        self.cfg.max_search_seconds, self.cfg.warmup_time_share,
-        self.cfg.rl_time_share)
     self.rl = RlPhase(self, self.net)
+
+  def time_shares(self) -> Tuple[float, float]:
+    return self.cfg.warmup_time_share, self.cfg.rl_time_share
 
   def variables_to_save(self) -> Dict[str, tf.Module]:
     return dict(super().variables_to_save(), **self.rl.variables_to_save())
