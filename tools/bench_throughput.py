@@ -197,29 +197,30 @@ class OpLatencies:
   def _input(self, hw, c):
     return tf.constant(self.rng.standard_normal((self.batch, hw, hw, c)), tf.float32)
 
-  def _time(self, key, make_layer, x):
+  def _time(self, key, make_layer, input_hw, input_c):
+    """The op's step in ms, measured the first time its key is asked for."""
     if key not in self._ms:
-      self._ms[key] = 1000 * timed(standalone_step(make_layer(), x), FLAGS.steps,
-                                   warmup=3)
+      self._ms[key] = 1000 * timed(
+          standalone_step(make_layer(), self._input(input_hw, input_c)),
+          FLAGS.steps, warmup=3)
     return self._ms[key]
 
   def network_ms(self, op_specs) -> float:
     """Stem + every layer's op (and shortcut) + head, each standalone."""
     space, shape = self.space, self.shape
-    total = self._time("stem", lambda: network.stem(space, shape[2]),
-                       self._input(shape[0], shape[2]))
+    total = self._time("stem", lambda: network.stem(space, shape[2]), shape[0],
+                       shape[2])
     for spec, op in zip(self.layers, op_specs):
-      x = self._input(spec.hw, spec.cin)
-      probe = ops.OpLayer(op, spec.cin, spec.cout, spec.stride, space.residual)
-      if not (space.residual and probe.identity):
-        total += self._time((spec.index, op), lambda: probe, x)
+      identity = not ops.op_program(op, spec.cin, spec.cout, spec.stride).prims
+      if not (space.residual and identity):
+        total += self._time((spec.index, op), lambda: ops.OpLayer(
+            op, spec.cin, spec.cout, spec.stride, space.residual), spec.hw, spec.cin)
       if space.residual and network.shortcut(spec, "s"):
         total += self._time((spec.index, "shortcut"),
-                            lambda: network.shortcut(spec, "s"), x)
+                            lambda: network.shortcut(spec, "s"), spec.hw, spec.cin)
     last = self.layers[-1]
     hw = -(-last.hw // last.stride)
-    return total + self._time("head", lambda: network.Head(10),
-                              self._input(hw, last.cout))
+    return total + self._time("head", lambda: network.Head(10), hw, last.cout)
 
 
 def genotype_table(space, shape, batch, rng):
