@@ -50,6 +50,8 @@ class RunConfig:
   cost_weight: float = 0.0
   target_mflops: float = 0.0        # cost_objective.py: TuNAS' absolute reward
   cost_beta: float = 0.07
+  target_ms: float = 0.0            # latency_table.py: a measured train-step target
+  latency_cache_dir: str = "~/.cache/radars_tf"
   converge_threshold: float = 0.9
   # Agent and pruning.
   rl_phases_max: int = 20
@@ -113,7 +115,8 @@ class RunConfig:
         raise UserError(f"--{name} must be > 0, got {getattr(self, name)}")
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
-                    "memory_headroom_mb", "cost_weight", "target_mflops", "cost_beta", "entropy_weight", "seed",
+                    "memory_headroom_mb", "cost_weight", "target_mflops", "target_ms",
+                    "cost_beta", "entropy_weight", "seed",
                     "max_search_seconds", "prune_confidence",
                     "final_save_steps", "final_warmup_epochs")
     for name in non_negative:
@@ -162,7 +165,8 @@ class RunConfig:
   def search_fields(self) -> dict:
     """The fields that define a search: a model dir holding a run with others
     must not be silently reused."""
-    skip = {"overwrite", "model_dir", "data_dir", "manual_dir", "final_save_steps"}
+    skip = {"overwrite", "model_dir", "data_dir", "manual_dir", "final_save_steps",
+            "latency_cache_dir"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
   def to_json(self) -> str:

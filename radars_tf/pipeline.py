@@ -95,6 +95,15 @@ def summary_table(results: dict) -> str:
           f" (target {results['target_mflops']:g} M: "
           f"{100 * (results['flops'] / 1e6 / results['target_mflops'] - 1):+.0f}%)"
           if results["target_mflops"] else "")),
+  ]
+  if results.get("measured_step_ms") is not None:
+    rows.append(("train step", (
+        f"{results['measured_step_ms']:.0f} ms measured, "
+        f"{results['predicted_step_ms']:.0f} ms predicted" + (
+            f" (target {results['target_ms']:g} ms: "
+            f"{100 * (results['measured_step_ms'] / results['target_ms'] - 1):+.0f}%)"
+            if results["target_ms"] else ""))))
+  rows += [
       ("search time", f"{results['search_seconds']:.0f} s"),
       ("final training", f"{results['final_train_seconds']:.0f} s "
                          f"({results['final_epochs']} epochs)"),
@@ -119,7 +128,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   their artefacts to a temporary dir and resume from the chief's checkpoints, so
   that every worker restarts at the same unit."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from radars_tf import data, distribution, final_training  # pylint: disable=import-outside-toplevel
+  from radars_tf import data, distribution, final_training, latency_table  # pylint: disable=import-outside-toplevel
   prepare_model_dir(cfg, distribution.will_be_chief(cfg.strategy))
   from radars_tf import search_loop, search_methods, search_space  # pylint: disable=import-outside-toplevel
   from radars_tf.step_reporter import Interrupted  # pylint: disable=import-outside-toplevel
@@ -198,6 +207,13 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
+  step_ms = {}
+  if search.objective.latency is not None:   # the latency target's outcome, measured
+    step_ms = {"predicted_step_ms": search.objective.latency.predict_ms(
+                   outcome.genotype.choices(space)),
+               "measured_step_ms": latency_table.measure_network_ms(
+                   space, outcome.genotype.ops, source.input_shape,
+                   source.spec.num_classes, per_replica)}
   summaries.scalars(0, {"final/test_accuracy": final.test_accuracy})
   summaries.flush()
   exports = final_training.export(model, out_dir)
@@ -211,6 +227,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
       "test_examples": source.splits.num_test,
       "params": final.params, "macs": final.macs, "flops": 2 * final.macs,
       "target_mflops": cfg.target_mflops,
+      "target_ms": cfg.target_ms, **step_ms,
       "search_seconds": outcome.search_seconds,
       "final_train_seconds": final.train_seconds, "final_epochs": final.epochs,
       "final_train_accuracy": final.train_accuracy,

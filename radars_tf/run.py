@@ -48,7 +48,13 @@ HELP = {
     "target_mflops": "FLOPs target of the found model (forward, per example, in "
                      "millions): rewards and the DNAS alpha loss lose --cost_beta "
                      "times |FLOPs / target - 1| (TuNAS' absolute reward); 0: none.",
-    "cost_beta": "Weight of the FLOPs-target term (TuNAS uses 0.07).",
+    "cost_beta": "Weight of the FLOPs- and latency-target terms (TuNAS uses 0.07).",
+    "target_ms": "Train-step latency target of the found model (ms per step at "
+                 "--batch_size per replica on this device), predicted by a latency "
+                 "table measured here op by op (a few minutes, once; cached): the "
+                 "same absolute term as --target_mflops; 0: none.",
+    "latency_cache_dir": "Where measured latency tables are kept, one per device, "
+                         "TensorFlow build, space and batch.",
     "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",

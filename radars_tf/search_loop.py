@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import tensorflow as tf
 
 from radars_tf import genotype as genotype_lib
-from radars_tf import memory_model, memory_probe
+from radars_tf import latency_table, memory_model, memory_probe
 from radars_tf.checkpointing import SearchCheckpoints
 from radars_tf.config import RunConfig
 from radars_tf.cost_objective import CostObjective
@@ -63,10 +63,15 @@ class Search:
     self.strategy = ctx.strategy
     self.input_shape = ctx.source.input_shape
     self.num_classes = ctx.source.spec.num_classes
-    self.start = time.time()
+    # Measured (once per device, then cached) outside the search's time budget.
+    latency = (latency_table.load_or_measure(
+        self.space, self.input_shape, self.num_classes, self.per_replica_batch,
+        self.cfg.latency_cache_dir, progress=ctx.progress)
+               if self.cfg.target_ms else None)
     self.objective = CostObjective.for_space(
         self.space, self.input_shape, self.num_classes, self.cfg.cost_weight,
-        self.cfg.target_mflops, self.cfg.cost_beta)
+        self.cfg.target_mflops, self.cfg.cost_beta, latency, self.cfg.target_ms)
+    self.start = time.time()
     self.reporter = StepReporter(ctx.progress, ctx.summaries, ctx.stop_requested,
                                  lambda: self.time_is_up())
     self.schedule = TimeSchedule.for_budget(self.cfg.max_search_seconds,

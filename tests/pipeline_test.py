@@ -157,6 +157,24 @@ class GivenGenotypeTest(absltest.TestCase):
                       "warmup_epochs": 0.5, "label_smoothing": 0.1, "augment": True})
     self.assertNotIn("DNAS estimate", proc.stdout)
 
+  def test_latency_target_reports_the_measured_step(self):
+    tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+    geno = os.path.join(tmp, "tiny.json")
+    with open(geno, "w") as f:
+      json.dump({"version": 1, "space": "tiny",
+                 "ops": ["conv_k3", "sepconv_k3", "skip"]}, f)
+    proc = smoke_run(os.path.join(tmp, "run"), f"--genotype={geno}", "--target_ms=5",
+                     f"--latency_cache_dir={tmp}/cache")
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    with open(os.path.join(tmp, "run", "results.json")) as f:
+      results = json.load(f)
+    self.assertEqual(results["target_ms"], 5)
+    self.assertGreater(results["measured_step_ms"], 0)
+    self.assertGreater(results["predicted_step_ms"], 0)
+    self.assertRegex(proc.stdout, r"train step +\| \d+ ms measured, \d+ ms predicted "
+                                  r"\(target 5 ms: [+-]\d+%\)")
+    self.assertLen(glob.glob(os.path.join(tmp, "cache", "latency-*.json")), 1)
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -51,11 +51,18 @@ class BadInputTest(parameterized.TestCase):
       ("augment", ["--final_augment=mixup"], r"unknown --final_augment 'mixup'"),
       ("warmup", ["--final_warmup_epochs=4"], r"--final_warmup_epochs \(4\) must be "
                                               r"below --final_epochs \(4\)"),
-      ("target", ["--target_mflops=-1"], r"--target_mflops must be >= 0"))
+      ("target", ["--target_mflops=-1"], r"--target_mflops must be >= 0"),
+      ("target_ms", ["--target_ms=-1"], r"--target_ms must be >= 0"))
   def test_bad_flag(self, args, pattern):
     proc = run(*args, f"--model_dir={self.model_dir}")
     self.assert_one_line_error(proc, pattern)
     self.assertFalse(os.path.exists(os.path.join(self.model_dir, "results.json")))
+
+  def test_unwritable_latency_cache(self):
+    proc = run(cli.SMOKE_FLAGS, "--target_ms=5", "--latency_cache_dir=/proc/radars",
+               f"--model_dir={self.model_dir}")
+    self.assert_one_line_error(
+        proc, r"cannot write the latency table to /proc/radars/latency-\w+\.json")
 
   def test_unwritable_model_dir(self):
     proc = run("--model_dir=/proc/radars_tf_run")

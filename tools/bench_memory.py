@@ -259,7 +259,12 @@ def main(argv):
     print_op_table(rows)
     return
   print_tables(rows)
-  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  try:
+    import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  except ImportError as e:      # matplotlib is a benchmark extra
+    print(f"figure skipped: {e.name} is not installed (bash tools/setup.sh --bench); "
+          "the tables above are complete")
+    return
   figure = os.path.join(FLAGS.out, "memory.png")
   figures.memory(rows, figure, f"space {space.name}, input {SHAPE}, device "
                  f"{memory_probe.device_name()}, TF {tf.__version__}")

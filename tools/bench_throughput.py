@@ -5,11 +5,12 @@
 2. One single_path step (as the agent's shared-weight training runs it) against
    the same child as a plain Keras model with a compiled train step.
 3. The compiled train step of whole genotypes (known ones and every layer one op)
-   against their FLOPs and against the sum of their ops' standalone steps (FBNet's
-   latency table): what a FLOPs or a latency target buys in training time here.
+   against their FLOPs and against the latency table's prediction
+   (radars_tf/latency_table.py, measured and cached on first use): what a FLOPs or
+   a latency target buys in training time here.
 
   python tools/bench_throughput.py --space=large --candidates=8 --batch_size=64
-  python tools/bench_throughput.py --tables=genotypes     # table 3 only, a minute
+  python tools/bench_throughput.py --tables=genotypes     # table 3 only
 """
 import os
 import platform
@@ -25,11 +26,13 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import dnas_trainer, genotype, known_genotypes, memory_model, network
+from radars_tf import dnas_trainer, genotype, known_genotypes, latency_table
+from radars_tf import memory_model, network
 from radars_tf import ops, path_sampler, single_path
 from radars_tf import supernet
 from radars_tf import search_space as ss
 from radars_tf import training
+from radars_tf.latency_table import network_step, op_step, timed
 from radars_tf.training import per_example_loss
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -47,33 +50,9 @@ flags.DEFINE_list("uniform_ops", ["skip", "conv_k1", "conv_k3", "sepconv_k3",
                                   "maxpool_k3"],
                   "Genotype table: besides the known genotypes, one network per op "
                   "with that op in every layer.")
+flags.DEFINE_string("latency_cache_dir", latency_table.DEFAULT_CACHE_DIR,
+                    "Genotype table: where the latency table is cached.")
 FLAGS = flags.FLAGS
-
-
-def timed(step, steps: int, warmup: int = 2) -> float:
-  """Mean wall seconds of `step()` after `warmup` untimed calls (traces)."""
-  for _ in range(warmup):
-    step()
-  start = time.perf_counter()
-  for _ in range(steps):
-    step()
-  return (time.perf_counter() - start) / steps
-
-
-def standalone_step(layer: tf.keras.layers.Layer, x):
-  """A compiled forward + backward (to the input and weights) + update of one layer."""
-  opt = training.sgd(0.01, clip=False)
-  layer(x, training=True)
-  opt.build(layer.trainable_variables)
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      loss = tf.reduce_mean(tf.square(layer(x, training=True)))
-    grads = tape.gradient(loss, [x] + layer.trainable_variables)
-    opt.apply_gradients(zip(grads[1:], layer.trainable_variables))
-  return step
 
 
 def dnas_table(space, shape, batch, rng):
@@ -102,18 +81,18 @@ def dnas_table(space, shape, batch, rng):
   total = 0.0
   inputs = {}
   stem = network.stem(space, shape[2])
-  total += timed(standalone_step(stem, x), FLAGS.steps)
+  total += timed(op_step(stem, x), FLAGS.steps)
   for spec in space.layers(shape[0]):
     h = tf.constant(rng.standard_normal((batch, spec.hw, spec.hw, spec.cin)),
                     tf.float32)
     inputs[spec.index] = h
     for i in sub.alive[spec.index]:
       op = ops.OpLayer(spec.candidates[i], spec.cin, spec.cout, spec.stride)
-      total += timed(standalone_step(op, h), FLAGS.steps)
+      total += timed(op_step(op, h), FLAGS.steps)
   last = space.layers(shape[0])[-1]
   hw = -(-last.hw // last.stride)
   head_in = tf.constant(rng.standard_normal((batch, hw, hw, last.cout)), tf.float32)
-  total += timed(standalone_step(network.Head(10), head_in), FLAGS.steps)
+  total += timed(op_step(network.Head(10), head_in), FLAGS.steps)
 
   print(f"## DNAS supernet step vs its ops standalone ({FLAGS.candidates} "
         f"candidates/layer, {sub.num_alive()} ops, batch {batch})\n")
@@ -144,7 +123,7 @@ def single_path_table(space, shape, batch, rng):
   for _ in range(FLAGS.paths):
     path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
-    step = plain_step(model, x, y)
+    step = network_step(model, x, y)
     plain = timed(tf.function(step), FLAGS.steps)
     plain_eager = timed(step, FLAGS.steps)
     trainer.compiled = net.compile_ops = False
@@ -172,87 +151,40 @@ def single_path_table(space, shape, batch, rng):
           f"{later:.3f} s/step")
 
 
-def plain_step(model, x, y):
-  """The compiled train step of a plain Keras model (SGD, nesterov momentum)."""
-  opt = training.sgd(0.05, nesterov=True)
-  opt.build(model.trainable_variables)
-
-  def step():
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(per_example_loss(y, model(x, training=True)))
-    grads = tape.gradient(loss, model.trainable_variables)
-    opt.apply_gradients(zip(grads, model.trainable_variables))
-  return step
-
-
-class OpLatencies:
-  """Per-op compiled train-step times, each op measured once on an input of its
-  layer's shape: the latency table FBNet sums to predict a network's cost."""
-
-  def __init__(self, space, shape, batch, rng):
-    self.space, self.shape, self.batch, self.rng = space, shape, batch, rng
-    self.layers = space.layers(shape[0])
-    self._ms = {}
-
-  def _input(self, hw, c):
-    return tf.constant(self.rng.standard_normal((self.batch, hw, hw, c)), tf.float32)
-
-  def _time(self, key, make_layer, input_hw, input_c):
-    """The op's step in ms, measured the first time its key is asked for."""
-    if key not in self._ms:
-      self._ms[key] = 1000 * timed(
-          standalone_step(make_layer(), self._input(input_hw, input_c)),
-          FLAGS.steps, warmup=3)
-    return self._ms[key]
-
-  def network_ms(self, op_specs) -> float:
-    """Stem + every layer's op (and shortcut) + head, each standalone."""
-    space, shape = self.space, self.shape
-    total = self._time("stem", lambda: network.stem(space, shape[2]), shape[0],
-                       shape[2])
-    for spec, op in zip(self.layers, op_specs):
-      identity = not ops.op_program(op, spec.cin, spec.cout, spec.stride).prims
-      if not (space.residual and identity):
-        total += self._time((spec.index, op), lambda: ops.OpLayer(
-            op, spec.cin, spec.cout, spec.stride, space.residual), spec.hw, spec.cin)
-      if space.residual and network.shortcut(spec, "s"):
-        total += self._time((spec.index, "shortcut"),
-                            lambda: network.shortcut(spec, "s"), spec.hw, spec.cin)
-    last = self.layers[-1]
-    hw = -(-last.hw // last.stride)
-    return total + self._time("head", lambda: network.Head(10), hw, last.cout)
-
-
 def genotype_table(space, shape, batch, rng):
-  x = tf.constant(rng.standard_normal((batch,) + shape), tf.float32)
-  y = tf.constant(rng.integers(0, 10, batch), tf.int32)
+  del rng
   genos = {name: genotype.Genotype(s, ops_) for name, (s, ops_)
            in known_genotypes.KNOWN.items() if s == space.name}
   for op in FLAGS.uniform_ops:
     if all(op in c for c in space.candidates()):
       genos[f"{op} in every layer"] = genotype.Genotype(
           space.name, (op,) * space.num_layers)
-  latencies = OpLatencies(space, shape, batch, rng)
+  table = latency_table.load_or_measure(space, shape, 10, batch, FLAGS.latency_cache_dir,
+                                        steps=FLAGS.steps)
   print(f"## Compiled train step of whole genotypes against their FLOPs and against "
-        f"the sum of their ops' standalone steps (batch {batch}, constant batch: "
-        f"no input pipeline)\n")
+        f"the latency table's prediction (batch {batch}, constant batch: no input "
+        f"pipeline; table anchored on {', '.join(sorted(set(table.reference)))} "
+        f"networks at {table.reference_ms:.0f} ms)\n")
   print("| genotype | MFLOPs (forward, per example) | params | ms/step | "
-        "ms/step per forward GFLOP of the batch | sum of its ops standalone, ms | "
-        "ms/step / sum |")
+        "ms/step per forward GFLOP of the batch | predicted ms/step | "
+        "measured / predicted |")
   print("|---|---|---|---|---|---|---|")
   rows = []
   for name, geno in genos.items():
     model = geno.build(space, shape, 10)
     mflops = 2 * memory_model.model_macs(space, geno.ops, shape, 10) / 1e6
-    ms = 1000 * timed(tf.function(plain_step(model, x, y)), FLAGS.steps, warmup=3)
-    lut = latencies.network_ms(geno.ops)
-    rows.append((mflops, lut, ms))
+    ms = latency_table.measure_network_ms(space, geno.ops, shape, 10, batch,
+                                          FLAGS.steps)
+    predicted = table.predict_ms(geno.choices(space))
+    rows.append((mflops, predicted, ms))
     print(f"| {name} | {mflops:.1f} | {model.count_params():,} | {ms:.0f} | "
-          f"{ms / (mflops * batch / 1000):.1f} | {lut:.0f} | {ms / lut:.2f} |",
-          flush=True)
-  mflops, lut, ms = np.array(rows).T
+          f"{ms / (mflops * batch / 1000):.1f} | {predicted:.0f} | "
+          f"{ms / predicted:.2f} |", flush=True)
+  mflops, predicted, ms = np.array(rows).T
   print(f"\nPearson r of ms/step against MFLOPs {np.corrcoef(mflops, ms)[0, 1]:.2f}, "
-        f"against the sum of standalone ops {np.corrcoef(lut, ms)[0, 1]:.2f}\n")
+        f"against the latency table {np.corrcoef(predicted, ms)[0, 1]:.2f}; "
+        f"measured / predicted {np.min(ms / predicted):.2f}-"
+        f"{np.max(ms / predicted):.2f}\n")
 
 
 def main(argv):
