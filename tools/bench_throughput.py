@@ -123,9 +123,8 @@ def single_path_table(space, shape, batch, rng):
   for _ in range(FLAGS.paths):
     path = random_path()
     model = genotype.from_choices(space, path).build(space, shape, 10)
-    step = network_step(model, x, y)
-    plain = timed(tf.function(step), FLAGS.steps)
-    plain_eager = timed(step, FLAGS.steps)
+    plain = timed(network_step(model, x, y), FLAGS.steps)
+    plain_eager = timed(network_step(model, x, y, compiled=False), FLAGS.steps)
     trainer.compiled = net.compile_ops = False
     sp_eager = timed(lambda: trainer.train_path(it, path), FLAGS.steps)
     trainer.compiled = net.compile_ops = True
