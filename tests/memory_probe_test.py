@@ -1,6 +1,8 @@
 """The allocator probe: real on the CPU device, and the GPU path with a fake
 device (no GPU here): it must read and reset GPU:0's statistics, the same code
 path a GPU run takes under --gpu_memory_limit_mb."""
+import ast
+import glob
 import os
 import subprocess
 import sys
@@ -35,6 +37,24 @@ class MemoryProbeTest(tf.test.TestCase):
                                         TF_CPP_MIN_LOG_LEVEL="3"),
         capture_output=True, text=True, check=True).stdout
     self.assertEqual(out.strip().splitlines()[-1], "True")
+
+  def test_tools_import_radars_tf_before_tensorflow(self):
+    # A tool importing TensorFlow first runs without oneDNN on AVX2-only CPUs: its
+    # memory and speed figures would not be the package's.
+    tools = glob.glob(os.path.join(memory_probe.ROOT, "tools", "*.py"))
+    self.assertNotEmpty(tools)
+    for path in tools:
+      with open(path) as f:
+        body = ast.parse(f.read()).body
+      names = [alias.name if isinstance(node, ast.Import) else node.module or ""
+               for node in body if isinstance(node, (ast.Import, ast.ImportFrom))
+               for alias in node.names]
+      tf_at = [i for i, n in enumerate(names)
+               if n.split(".")[0] in ("tensorflow", "keras", "tf_agents")]
+      if tf_at:
+        rt_at = [i for i, n in enumerate(names) if n.split(".")[0] == "radars_tf"]
+        self.assertTrue(rt_at and rt_at[0] < tf_at[0],
+                        f"{os.path.basename(path)} imports TensorFlow before radars_tf")
 
   def test_small_tensors_are_counted(self):
     # Importing radars_tf sets the CPU allocator to one that counts every byte; the

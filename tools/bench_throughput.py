@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import radars_tf  # pylint: disable=unused-import  (sets TensorFlow's environment first)
 import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
