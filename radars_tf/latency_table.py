@@ -93,7 +93,7 @@ def measure_network_ms(space: SearchSpace, op_specs: Sequence[str],
   return 1000 * timed(network_step(model, x, y), steps)
 
 
-def device_name() -> str:
+def device_model() -> str:
   """What the measurements ran on: the first GPU if any, else the CPU's model."""
   gpus = tf.config.list_physical_devices("GPU")
   if gpus:
@@ -106,6 +106,16 @@ def device_name() -> str:
   except OSError:
     pass
   return f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
+
+
+def onednn_enabled() -> bool:
+  """Whether TensorFlow's CPU kernels are oneDNN's (it changes their speed 1.4-2.5x
+  on some CPUs: README, the latency table)."""
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except (ImportError, AttributeError):
+    return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +134,8 @@ class LatencyTable:
 
 
 def fingerprint(space: SearchSpace, input_shape, num_classes: int, batch: int) -> dict:
-  return {"version": VERSION, "device": device_name(), "tensorflow": tf.__version__,
-          "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+  return {"version": VERSION, "device": device_model(), "tensorflow": tf.__version__,
+          "onednn": onednn_enabled(),
           "space": space.to_dict(), "input_shape": list(input_shape),
           "num_classes": num_classes, "batch": batch}
 
