@@ -171,8 +171,9 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
     if p.kind in ("conv", "dwconv"):
       if p.dilation > 1:
         # TF dilates through space-to-batch: a copy of the input, padded by the
-        # dilated kernel's reach, which the filter gradient reads.
-        padded = hw + (p.kernel - 1) * p.dilation
+        # dilated kernel's reach and up to a multiple of the dilation (its block),
+        # which the filter gradient reads.
+        padded = -(-(hw + (p.kernel - 1) * p.dilation) // p.dilation) * p.dilation
         kept_w += padded * padded * c
         # Its backward holds the padded input's gradient beside the output's
         # gradient in space-to-batch layout (a copy of the incoming gradient).
