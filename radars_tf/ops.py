@@ -173,7 +173,7 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
         # TF dilates through space-to-batch: a copy of the input, padded by the
         # dilated kernel's reach and up to a multiple of the dilation (its block),
         # which the filter gradient reads.
-        padded = -(-(hw + (p.kernel - 1) * p.dilation) // p.dilation) * p.dilation
+        padded = math.ceil((hw + (p.kernel - 1) * p.dilation) / p.dilation) * p.dilation
         kept_w += padded * padded * c
         # Its backward holds the padded input's gradient beside the output's
         # gradient in space-to-batch layout (a copy of the incoming gradient).

@@ -80,13 +80,11 @@ def dnas_table(space, shape, batch, rng):
   mixed = timed(mixed_weight_step, FLAGS.steps)
 
   total = 0.0
-  inputs = {}
   stem = network.stem(space, shape[2])
   total += timed(op_step(stem, x), FLAGS.steps)
   for spec in space.layers(shape[0]):
     h = tf.constant(rng.standard_normal((batch, spec.hw, spec.hw, spec.cin)),
                     tf.float32)
-    inputs[spec.index] = h
     for i in sub.alive[spec.index]:
       op = ops.OpLayer(spec.candidates[i], spec.cin, spec.cout, spec.stride)
       total += timed(op_step(op, h), FLAGS.steps)
@@ -173,8 +171,7 @@ def genotype_table(space, shape, batch, rng):
   for name, geno in genos.items():
     model = geno.build(space, shape, 10)
     mflops = 2 * memory_model.model_macs(space, geno.ops, shape, 10) / 1e6
-    ms = latency_table.measure_network_ms(space, geno.ops, shape, 10, batch,
-                                          FLAGS.steps)
+    ms = latency_table.measure_model_ms(model, shape, 10, batch, FLAGS.steps)
     predicted = table.predict_ms(geno.choices(space))
     rows.append((mflops, predicted, ms))
     print(f"| {name} | {mflops:.1f} | {model.count_params():,} | {ms:.0f} | "
