@@ -1,5 +1,6 @@
 """The DNAS phase: rounds of first-order bilevel DNAS over the supernet's current
-subspace, their measured memory, and what to do when a round runs out of memory."""
+subspace, their measured memory, and what to do when a round runs out of memory or
+measures over the budget."""
 from typing import Callable, Dict
 
 import numpy as np
@@ -14,6 +15,19 @@ MAX_OOM_RETRIES = 3
 # A round the time budget cuts still counts (its alphas decide the genotype) once
 # it ran this share of its steps.
 CUT_ROUND_COUNTS = 0.25
+
+
+class OverBudget(Exception):
+  """A DNAS step measured above the memory budget: answered as out of memory.
+
+  The estimate prunes to the budget before a round; this catches what it misses
+  (the allocator's fragmentation varies from run to run). On a GPU the limit of
+  --gpu_memory_limit_mb raises ResourceExhaustedError instead, before the excess
+  is allocated; a CPU has no such limit, so the step that went over completes."""
+
+  def __init__(self, measured_mb: float, message: str):
+    super().__init__(message)
+    self.measured_mb = measured_mb
 
 
 class DnasPhase:
@@ -81,6 +95,12 @@ class DnasPhase:
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
         done += 1
+        claimed = host.meter.claimed()
+        if claimed > cfg.budget_mb * memory_model.MB:
+          raise OverBudget(claimed / memory_model.MB,
+                           f"step {done} measured {claimed / memory_model.MB:.1f} MB, "
+                           f"over the budget of {cfg.budget_mb:.0f} MB (estimate "
+                           f"{estimate:.1f} MB)")
         log = step % max(1, steps // 10) == 0 or step == steps - 1
         host.reporter.step(
             step, f"DNAS round {number + 1}",
@@ -122,19 +142,24 @@ class DnasPhase:
     return metrics
 
   def round_surviving_oom(self, shrink: Callable[[], str]) -> None:
-    """A ResourceExhaustedError is recorded and answered by `shrink()` (which
-    says what it did), then the round is tried again."""
+    """A ResourceExhaustedError or a step over the budget is recorded and
+    answered by `shrink()` (which says what it did), then the round is tried
+    again."""
     host = self.host
     for attempt in range(MAX_OOM_RETRIES + 1):
       try:
         self.round()
         return
-      except tf.errors.ResourceExhaustedError as e:
+      except (tf.errors.ResourceExhaustedError, OverBudget) as e:
         number = host.state.dnas_rounds + 1
         if attempt == MAX_OOM_RETRIES:
           raise SearchFault(f"out of memory {attempt + 1} times in DNAS round "
                             f"{number}; lower --memory_budget_mb") from e
+        alive = self.net.subspace.to_json()
         how = shrink()
         host.record("out_of_memory", round=number - 1, answer=how,
-                    message=str(e).splitlines()[0][:200])
-        host.ctx.progress.note(f"out of memory in DNAS round {number}: {how}")
+                    message=str(e).splitlines()[0][:200], alive=alive,
+                    **({"peak_mb": e.measured_mb} if isinstance(e, OverBudget)
+                       else {}))
+        what = str(e) if isinstance(e, OverBudget) else "out of memory"
+        host.ctx.progress.note(f"DNAS round {number}: {what}; {how}")

@@ -62,17 +62,28 @@ def variable_bytes(variables) -> int:
   return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables)
 
 
+class PeakMeter:
+  """The memory claimed since it was made: the allocator's peak less what was
+  allocated before that the measured code does not own (input caches, other
+  models, garbage not yet freed). The state it owns (weights, optimizer slots,
+  alphas) is counted from the real variables, as the estimate counts it."""
+
+  def __init__(self, owned_variables: Sequence):
+    gc.collect()
+    self.device = device_name()
+    current = int(tf.config.experimental.get_memory_info(self.device)["current"])
+    self.base = current - variable_bytes(owned_variables)
+    reset_peak(self.device)
+
+  def claimed(self) -> int:
+    return peak_bytes(self.device) - self.base
+
+
 def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:
-  """Allocator peak during `run()` less what was allocated before it that `run`
-  does not own (input caches, other models, garbage not yet freed): the memory
-  the step claims. The state it owns (weights, optimizer slots, alphas) is counted
-  from the real variables, as the estimate counts it."""
-  gc.collect()
-  device = device_name()
-  before = int(tf.config.experimental.get_memory_info(device)["current"])
-  reset_peak(device)
+  """The memory `run()` claims at its peak (see `PeakMeter`)."""
+  meter = PeakMeter(owned_variables)
   run()
-  return peak_bytes(device) - (before - variable_bytes(owned_variables))
+  return meter.claimed()
 
 
 def measure_dnas_step(space: SearchSpace, subspace: Subspace,

@@ -61,6 +61,7 @@ class Search:
   def __init__(self, ctx: SearchContext, state: SearchState):
     self.ctx, self.cfg, self.space, self.state = ctx, ctx.cfg, ctx.space, state
     self.strategy = ctx.strategy
+    self.meter: Optional[memory_probe.PeakMeter] = None     # see `measured`
     self.input_shape = ctx.source.input_shape
     self.num_classes = ctx.source.spec.num_classes
     # Measured (once per device, then cached) outside the search's time budget.
@@ -175,18 +176,19 @@ class Search:
     curve.append((round(self.elapsed, 2), max(score, curve[-1][1] if curve else -1.0)))
 
   def measured(self, run: Callable[[], None], owned_variables) -> int:
-    """Runs `run()` and records the memory it claims (`memory_probe.claimed_peak`),
-    also when the time budget cuts it (then the TimeBudgetSpent raised carries it
-    as `step_peak`)."""
+    """Runs `run()` and records the memory it claims (`memory_probe.PeakMeter`,
+    readable as `self.meter` while it runs), also when the time budget cuts it
+    (then the TimeBudgetSpent raised carries it as `step_peak`)."""
+    self.meter = memory_probe.PeakMeter(owned_variables)
     stopped = []
-
-    def guarded():
-      try:
-        run()
-      except TimeBudgetSpent as e:
-        stopped.append(e)
-    step_peak = memory_probe.claimed_peak(guarded, owned_variables)
-    self.state.peak_step_bytes = max(self.state.peak_step_bytes, step_peak)
+    try:
+      run()
+    except TimeBudgetSpent as e:
+      stopped.append(e)
+    finally:
+      step_peak = self.meter.claimed()
+      self.meter = None
+      self.state.peak_step_bytes = max(self.state.peak_step_bytes, step_peak)
     if stopped:
       stopped[0].step_peak = step_peak
       raise stopped[0]

@@ -9,7 +9,7 @@ from absl.testing import absltest
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
-from radars_tf import data, dnas_trainer, search_loop, search_methods
+from radars_tf import data, dnas_trainer, memory_model, search_loop, search_methods
 from radars_tf.checkpointing import CheckpointWriteError, SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
@@ -169,6 +169,26 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertIn("pruned", oom[0]["answer"])
     self.assertTrue(any(d.phase == "dnas" for d in out.decisions))
     self.assertLen(out.genotype.ops, 3)
+
+  def test_a_step_measured_over_the_budget_is_answered_by_pruning(self):
+    # An estimate that under-counts (its search-context term made negative) lets
+    # the full space through at a 14 MB budget; its real step measures above it
+    # (15.4 MB here), so the round stops after that step and prunes, as after an
+    # out-of-memory error, and no round runs over the budget.
+    with mock.patch.object(memory_model, "SEARCH_CONTEXT", -0.6):
+      out = search_methods.RadarsSearch(self.context(memory_budget_mb=14)).run()
+    over = [e for e in out.events if e["kind"] == "out_of_memory"]
+    self.assertNotEmpty(over)
+    self.assertGreater(over[0]["peak_mb"], 14)
+    self.assertRegex(over[0]["message"], r"step 1 measured .* MB, over the budget "
+                                         r"of 14 MB")
+    self.assertIn("pruned", over[0]["answer"])
+    rounds = [e for e in out.events if e["kind"] == "dnas_round"]
+    self.assertNotEmpty(rounds)
+    for r in rounds:
+      self.assertLessEqual(r["peak_mb"], 14)
+    self.assertLess(ss.Subspace.from_json(rounds[0]["alive"]).num_alive(),
+                    ss.Subspace.from_json(over[0]["alive"]).num_alive())
 
   def test_time_budget_stops_every_method(self):
     for method in ("radars", "random"):

@@ -131,6 +131,10 @@ def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float) -> dict:
               # the subspace too: an over-budget round can be probed again alone
               rounds=[dict(estimate_mb=e["estimate_mb"], peak_mb=e["peak_mb"],
                            alive=e["alive"]) for e in rounds],
+              # steps that measured over the budget, stopped and pruned again
+              caught=[dict(peak_mb=e["peak_mb"], alive=e["alive"])
+                      for e in out.events
+                      if e["kind"] == "out_of_memory" and "peak_mb" in e],
               seconds=time.time() - start)
 
 
@@ -179,15 +183,16 @@ def print_tables(rows: dict) -> None:
           f"{r['peak'] / MB:.0f} | {r['peak'] / r['est_total']:.2f} | "
           f"{r['first_step'] / MB:.0f} | {r['step_seconds']:.2f} |")
   print("\n| candidates/layer | batch | budget MB | RL phases | per DNAS round: "
-        "estimate MB / measured peak MB (ratio) | within budget | search s |")
-  print("|---|---|---|---|---|---|---|")
-  ratios, violations, n = [], 0, 0
+        "estimate MB / measured peak MB (ratio) | within budget | steps over budget, "
+        "caught: MB | search s |")
+  print("|---|---|---|---|---|---|---|---|")
+  ratios, violations, caught, n = [], 0, 0, 0
   for key, r in rows.items():
     if not key.startswith("radars"):
       continue
     _, k, b, budget = key.split()
     if "refused" in r:
-      print(f"| {k} | {b} | {budget} | - | refused: {r['refused']} | - | - |")
+      print(f"| {k} | {b} | {budget} | - | refused: {r['refused']} | - | - | - |")
       continue
     n += 1
     cells = []
@@ -197,10 +202,15 @@ def print_tables(rows: dict) -> None:
       cells.append(f"{rd['estimate_mb']:.0f} / {rd['peak_mb']:.0f} ({ratio:.2f})")
     over = any(rd["peak_mb"] > float(budget) for rd in r["rounds"])
     violations += over
+    stopped = "; ".join(f"{c['peak_mb']:.0f}" for c in r.get("caught", []))
+    caught += bool(stopped)
     print(f"| {k} | {b} | {budget} | {r['rl_phases']} | {'; '.join(cells)} | "
-          f"{'**no**' if over else 'yes'} | {r['seconds']:.0f} |")
+          f"{'**no**' if over else 'yes'} | "
+          f"{stopped or '-'} | "
+          f"{r['seconds']:.0f} |")
   if ratios:
-    print(f"\nRADARS: {violations} of {n} searches over budget; measured / estimate "
+    print(f"\nRADARS: {violations} of {n} searches over budget in a round; {caught} "
+          f"stopped a step over budget and pruned again; measured / estimate "
           f"per DNAS round {min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)} rounds)")
 
 
