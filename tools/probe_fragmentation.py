@@ -1,0 +1,146 @@
+"""How much of a DNAS pass's measured peak is the allocator's, not the tensors':
+the pass runs under TensorFlow's profiler, whose allocator events give each live
+allocation's requested bytes and the chunk BFC handed it (a free chunk of up to
+twice the request is not split). At the allocator's peak it prints the bytes in
+use, the live requests, the chunks' bytes, and the allocations that waste most.
+
+  python tools/probe_fragmentation.py --space=xlarge --ops=mbconv_e6_k3 --batch=64
+
+`--ops` lists candidates kept in every layer that has them (a layer with none keeps
+its first); `--run_dir` with `--event` takes a subspace a search recorded instead.
+"""
+import glob
+import json
+import os
+import sys
+import tempfile
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from radars_tf import alphas as alphas_lib
+from radars_tf import data, dnas_trainer, memory_model, memory_probe, supernet
+from radars_tf import search_space as ss
+import numpy as np
+import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+MB = memory_model.MB
+FLAGS = flags.FLAGS
+flags.DEFINE_string("space", "xlarge", "Search space.")
+flags.DEFINE_list("ops", ["mbconv_e6_k3"], "Candidates kept in every layer.")
+flags.DEFINE_string("run_dir", "", "A search's directory: probe a recorded subspace.")
+flags.DEFINE_integer("event", -1, "Which of the run's dnas_round/out_of_memory "
+                     "events (index among them; -1: the last).")
+flags.DEFINE_integer("batch", 64, "Per-replica batch.")
+flags.DEFINE_enum("part", "weight", ["weight", "alpha"], "Which pass to profile.")
+flags.DEFINE_integer("top", 10, "Allocations listed, most wasteful first.")
+
+
+def subspace_from_flags(space: ss.SearchSpace) -> ss.Subspace:
+  if FLAGS.run_dir:
+    with open(os.path.join(FLAGS.run_dir, "search_state.json")) as f:
+      events = [e for e in json.load(f)["events"]
+                if e["kind"] in ("dnas_round", "out_of_memory")]
+    return ss.Subspace.from_json(events[FLAGS.event]["alive"])
+  alive = []
+  for names in space.candidates():
+    kept = tuple(i for i, n in enumerate(names) if n in FLAGS.ops)
+    alive.append(kept or (0,))
+  return ss.Subspace(tuple(alive))
+
+
+def allocator_events(logdir: str):
+  """(time, kind, stats) of every allocator event the profiler recorded, in order."""
+  path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
+  space = xplane_pb2.XSpace()
+  with open(path, "rb") as f:
+    space.ParseFromString(f.read())
+  out = []
+  for plane in space.planes:
+    stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+    event_names = {k: v.name for k, v in plane.event_metadata.items()}
+    for line in plane.lines:
+      for ev in line.events:
+        kind = event_names.get(ev.metadata_id, "")
+        if kind not in ("MemoryAllocation", "MemoryDeallocation"):
+          continue
+        stats = {}
+        for s in ev.stats:
+          which = s.WhichOneof("value")
+          stats[stat_names.get(s.metadata_id)] = (
+              stat_names.get(s.ref_value) if which == "ref_value" else getattr(s, which))
+        out.append((line.timestamp_ns * 1000 + ev.offset_ps, kind, stats))
+  out.sort(key=lambda e: e[0])
+  return out
+
+
+def live_at_peak(events):
+  """(bytes in use, {address: (requested, chunk, op, shape)}) at the peak."""
+  live, best = {}, (-1, {})
+  for _, kind, st in events:
+    if kind == "MemoryAllocation":
+      live[st["addr"]] = (st["requested_bytes"], st["allocation_bytes"],
+                          st.get("tf_op", ""), st.get("shape", ""))
+    else:
+      live.pop(st["addr"], None)
+    if st["bytes_allocated"] > best[0]:
+      best = (st["bytes_allocated"], dict(live))
+  return best
+
+
+def main(argv):
+  del argv
+  if not memory_probe.counts_small_allocations():
+    raise app.UsageError("the allocator's statistics are not BFC's here "
+                         "(TF_CPU_ALLOCATOR_USE_BFC must be on: import radars_tf first)")
+  space = ss.load(FLAGS.space)
+  sub = subspace_from_flags(space)
+  shape, classes = (28, 28, 1), 10
+  if FLAGS.run_dir:
+    with open(os.path.join(FLAGS.run_dir, "config.json")) as f:
+      spec = data.DataSource(json.load(f)["dataset"], max_train_examples=64,
+                             max_test_examples=64)
+    shape, classes = spec.input_shape, spec.spec.num_classes
+  est = memory_model.estimate(space, sub, shape, classes, FLAGS.batch)
+  net = supernet.Supernet(space, sub, shape, classes)
+  alphas = alphas_lib.Alphas(space)
+  trainer = dnas_trainer.DnasTrainer(net, alphas, tf.distribute.get_strategy(),
+                                     FLAGS.batch, dnas_trainer.DnasHParams(), 100)
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.standard_normal((FLAGS.batch,) + tuple(shape)), tf.float32)
+  y = tf.constant(rng.integers(0, classes, FLAGS.batch), tf.int32)
+  tau = tf.constant(1.0)
+  run = tf.function(lambda: (trainer.weight_pass if FLAGS.part == "weight"
+                             else trainer.alpha_pass)(x, y, tau))
+  run()
+  run()                               # traced, optimizer slots made
+  owned = (net.variables + trainer.w_opt.variables + [alphas.logits]
+           + trainer.a_opt.variables + [x, y])
+  held = memory_probe.variable_bytes(owned)
+  with tempfile.TemporaryDirectory(prefix="probe_fragmentation_") as logdir:
+    meter = memory_probe.PeakMeter(owned)
+    tf.profiler.experimental.start(logdir)
+    run()
+    tf.profiler.experimental.stop()
+    claimed = meter.claimed() - held
+    in_use, live = live_at_peak(allocator_events(logdir))
+  term = est.weight_pass if FLAGS.part == "weight" else est.alpha_activations
+  requested = sum(r for r, _, _, _ in live.values())
+  chunks = sum(c for _, c, _, _ in live.values())
+  print(f"space {FLAGS.space}, {sub.num_alive()} candidates alive, batch "
+        f"{FLAGS.batch}, {FLAGS.part} pass")
+  print(f"| claimed above what is held MB | its term MB | at the allocator's peak: "
+        f"in use MB | of it, allocated in the pass: requested MB | chunks MB | "
+        f"waste (chunks - requested) MB |")
+  print("|---|---|---|---|---|---|")
+  print(f"| {claimed / MB:.1f} | {term / MB:.1f} | {in_use / MB:.1f} | "
+        f"{requested / MB:.1f} | {chunks / MB:.1f} | {(chunks - requested) / MB:.1f} |")
+  print("\n| requested MB | chunk MB | op | shape |\n|---|---|---|---|")
+  for r, c, op, shape_ in sorted(live.values(), key=lambda v: v[0] - v[1])[:FLAGS.top]:
+    print(f"| {r / MB:.2f} | {c / MB:.2f} | {op} | {shape_} |")
+
+
+if __name__ == "__main__":
+  app.run(main)
