@@ -97,10 +97,10 @@ class DnasPhase:
         done += 1
         claimed = host.meter.claimed()
         if claimed > cfg.budget_mb * memory_model.MB:
-          raise OverBudget(claimed / memory_model.MB,
-                           f"step {done} measured {claimed / memory_model.MB:.1f} MB, "
-                           f"over the budget of {cfg.budget_mb:.0f} MB (estimate "
-                           f"{estimate:.1f} MB)")
+          mb = claimed / memory_model.MB
+          raise OverBudget(mb, f"step {done} measured {mb:.1f} MB a replica, over "
+                               f"the budget of {cfg.budget_mb:.0f} MB (estimate "
+                               f"{estimate:.1f} MB)")
         log = step % max(1, steps // 10) == 0 or step == steps - 1
         host.reporter.step(
             step, f"DNAS round {number + 1}",

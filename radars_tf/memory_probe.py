@@ -62,21 +62,34 @@ def variable_bytes(variables) -> int:
   return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables)
 
 
-class PeakMeter:
-  """The memory claimed since it was made: the allocator's peak less what was
-  allocated before that the measured code does not own (input caches, other
-  models, garbage not yet freed). The state it owns (weights, optimizer slots,
-  alphas) is counted from the real variables, as the estimate counts it."""
+def replicas_per_allocator(strategy: tf.distribute.Strategy) -> int:
+  """How many of this process's replicas allocate where `device_name()` is read:
+  every local one on a CPU (logical CPU devices share the process's allocator),
+  one on a GPU (each GPU has its own)."""
+  if device_name().startswith("GPU"):
+    return 1
+  try:
+    return max(1, len(strategy.extended.worker_devices))
+  except RuntimeError:                 # the default strategy: one replica
+    return 1
 
-  def __init__(self, owned_variables: Sequence):
+
+class PeakMeter:
+  """The memory claimed per replica since it was made: the allocator's peak less
+  what was allocated before (input caches, other models, garbage not yet freed),
+  shared among the `replicas` allocating there, plus the state the measured code
+  owns (weights, optimizer slots, alphas), counted from the real variables as the
+  estimate counts it."""
+
+  def __init__(self, owned_variables: Sequence, replicas: int = 1):
     gc.collect()
-    self.device = device_name()
-    current = int(tf.config.experimental.get_memory_info(self.device)["current"])
-    self.base = current - variable_bytes(owned_variables)
+    self.device, self.replicas = device_name(), replicas
+    self.before = int(tf.config.experimental.get_memory_info(self.device)["current"])
+    self.owned = variable_bytes(owned_variables)
     reset_peak(self.device)
 
   def claimed(self) -> int:
-    return peak_bytes(self.device) - self.base
+    return (peak_bytes(self.device) - self.before) // self.replicas + self.owned
 
 
 def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:

@@ -180,8 +180,8 @@ class SearchLoopTest(tf.test.TestCase):
     over = [e for e in out.events if e["kind"] == "out_of_memory"]
     self.assertNotEmpty(over)
     self.assertGreater(over[0]["peak_mb"], 14)
-    self.assertRegex(over[0]["message"], r"step 1 measured .* MB, over the budget "
-                                         r"of 14 MB")
+    self.assertRegex(over[0]["message"],
+                     r"step 1 measured .* MB a replica, over the budget of 14 MB")
     self.assertIn("pruned", over[0]["answer"])
     rounds = [e for e in out.events if e["kind"] == "dnas_round"]
     self.assertNotEmpty(rounds)
