@@ -7,7 +7,8 @@ use, the live requests, the chunks' bytes, and the allocations that waste most.
   python tools/probe_fragmentation.py --space=xlarge --ops=mbconv_e6_k3 --batch=64
 
 `--ops` lists candidates kept in every layer that has them (a layer with none keeps
-its first); `--run_dir` with `--event` takes a subspace a search recorded instead.
+its first); `--run_dir` with `--event` takes a subspace a search recorded instead
+(with the run's space and dataset; the batch is still `--batch`, per replica).
 """
 import glob
 import json
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf import alphas as alphas_lib
 from radars_tf import data, dnas_trainer, memory_model, memory_probe, supernet
 from radars_tf import search_space as ss
+from radars_tf.config import RunConfig
 import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -36,6 +38,11 @@ flags.DEFINE_integer("event", -1, "Which of the run's dnas_round/out_of_memory "
 flags.DEFINE_integer("batch", 64, "Per-replica batch.")
 flags.DEFINE_enum("part", "weight", ["weight", "alpha"], "Which pass to profile.")
 flags.DEFINE_integer("top", 10, "Allocations listed, most wasteful first.")
+
+
+def run_config() -> RunConfig:
+  with open(os.path.join(FLAGS.run_dir, "config.json")) as f:
+    return RunConfig.from_json(f.read())
 
 
 def subspace_from_flags(space: ss.SearchSpace) -> ss.Subspace:
@@ -95,14 +102,15 @@ def main(argv):
   if not memory_probe.counts_small_allocations():
     raise app.UsageError("the allocator's statistics are not BFC's here "
                          "(TF_CPU_ALLOCATOR_USE_BFC must be on: import radars_tf first)")
-  space = ss.load(FLAGS.space)
-  sub = subspace_from_flags(space)
-  shape, classes = (28, 28, 1), 10
-  if FLAGS.run_dir:
-    with open(os.path.join(FLAGS.run_dir, "config.json")) as f:
-      spec = data.DataSource(json.load(f)["dataset"], max_train_examples=64,
+  shape, classes, space_name = (28, 28, 1), 10, FLAGS.space
+  if FLAGS.run_dir:                  # the run's space and dataset
+    cfg = run_config()
+    source = data.DataSource(cfg.dataset, max_train_examples=64,
                              max_test_examples=64)
-    shape, classes = spec.input_shape, spec.spec.num_classes
+    shape, classes, space_name = (source.input_shape, source.spec.num_classes,
+                                  cfg.space)
+  space = ss.load(space_name)
+  sub = subspace_from_flags(space)
   est = memory_model.estimate(space, sub, shape, classes, FLAGS.batch)
   net = supernet.Supernet(space, sub, shape, classes)
   alphas = alphas_lib.Alphas(space)
@@ -129,7 +137,7 @@ def main(argv):
   term = est.weight_pass if FLAGS.part == "weight" else est.alpha_activations
   requested = sum(r for r, _, _, _ in live.values())
   chunks = sum(c for _, c, _, _ in live.values())
-  print(f"space {FLAGS.space}, {sub.num_alive()} candidates alive, batch "
+  print(f"space {space.name}, {sub.num_alive()} candidates alive, batch "
         f"{FLAGS.batch}, {FLAGS.part} pass")
   print(f"| claimed above what is held MB | its term MB | at the allocator's peak: "
         f"in use MB | of it, allocated in the pass: requested MB | chunks MB | "
