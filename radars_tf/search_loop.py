@@ -177,8 +177,9 @@ class Search:
 
   def measured(self, run: Callable[[], None], owned_variables) -> int:
     """Runs `run()` and records the memory it claims per replica
-    (`memory_probe.PeakMeter`, readable as `self.meter` while it runs), also when the time budget cuts it
-    (then the TimeBudgetSpent raised carries it as `step_peak`)."""
+    (`memory_probe.PeakMeter`, readable as `self.meter` while it runs), also when
+    the time budget cuts it (then the TimeBudgetSpent raised carries it as
+    `step_peak`)."""
     self.meter = memory_probe.PeakMeter(
         owned_variables, memory_probe.replicas_per_allocator(self.strategy))
     stopped = []

@@ -76,8 +76,9 @@ def allocator_events(logdir: str):
         stats = {}
         for s in ev.stats:
           which = s.WhichOneof("value")
-          stats[stat_names.get(s.metadata_id)] = (
-              stat_names.get(s.ref_value) if which == "ref_value" else getattr(s, which))
+          value = (stat_names.get(s.ref_value) if which == "ref_value"
+                   else getattr(s, which))
+          stats[stat_names.get(s.metadata_id)] = value
         out.append((line.timestamp_ns * 1000 + ev.offset_ps, kind, stats))
   out.sort(key=lambda e: e[0])
   return out
@@ -101,7 +102,8 @@ def main(argv):
   del argv
   if not memory_probe.counts_small_allocations():
     raise app.UsageError("the allocator's statistics are not BFC's here "
-                         "(TF_CPU_ALLOCATOR_USE_BFC must be on: import radars_tf first)")
+                         "(TF_CPU_ALLOCATOR_USE_BFC must be on: import radars_tf "
+                         "first)")
   shape, classes, space_name = (28, 28, 1), 10, FLAGS.space
   if FLAGS.run_dir:                  # the run's space and dataset
     cfg = run_config()
