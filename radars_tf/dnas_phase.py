@@ -155,11 +155,11 @@ class DnasPhase:
         if attempt == MAX_OOM_RETRIES:
           raise SearchFault(f"out of memory {attempt + 1} times in DNAS round "
                             f"{number}; lower --memory_budget_mb") from e
+        measured = isinstance(e, OverBudget)
         alive = self.net.subspace.to_json()
         how = shrink()
         host.record("out_of_memory", round=number - 1, answer=how,
                     message=str(e).splitlines()[0][:200], alive=alive,
-                    **({"peak_mb": e.measured_mb} if isinstance(e, OverBudget)
-                       else {}))
-        what = str(e) if isinstance(e, OverBudget) else "out of memory"
+                    **({"peak_mb": e.measured_mb} if measured else {}))
+        what = str(e) if measured else "out of memory"
         host.ctx.progress.note(f"DNAS round {number}: {what}; {how}")

@@ -99,6 +99,45 @@ def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:
   return meter.claimed()
 
 
+class DnasRig:
+  """A DNAS trainer on `subspace` with two fixed random batches (training,
+  validation) and each half of its step as a tf.function: what
+  `measure_dnas_step` and tools/probe_fragmentation.py measure."""
+
+  def __init__(self, space: SearchSpace, subspace: Subspace,
+               input_shape: Tuple[int, int, int], num_classes: int, batch: int,
+               seed: int = 0):
+    gc.collect()
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(seed)
+    self.net = supernet.Supernet(space, subspace, input_shape, num_classes)
+    self.alphas = alphas_lib.Alphas(space)
+    self.trainer = dnas_trainer.DnasTrainer(
+        self.net, self.alphas, tf.distribute.get_strategy(), batch,
+        dnas_trainer.DnasHParams(), 100)
+    rng = np.random.default_rng(seed)
+    x, vx = (tf.constant(rng.standard_normal((batch,) + tuple(input_shape)),
+                         tf.float32) for _ in range(2))
+    y, vy = (tf.constant(rng.integers(0, num_classes, batch), tf.int32)
+             for _ in range(2))
+    self.batches = (x, y, vx, vy)
+    tau = tf.constant(1.0)
+    self.passes = {
+        "weight": tf.function(lambda: self.trainer.weight_pass(x, y, tau)),
+        "alpha": tf.function(lambda: self.trainer.alpha_pass(vx, vy, tau))}
+
+  def iterators(self):
+    """Endless iterators over the training and the validation batch."""
+    x, y, vx, vy = self.batches
+    return (iter(tf.data.Dataset.from_tensors(b).repeat()) for b in ((x, y), (vx, vy)))
+
+  def owned(self) -> list:
+    """The state the step owns (the optimizer slots exist after its first step)."""
+    return (self.net.variables + self.trainer.w_opt.variables
+            + [self.alphas.logits] + self.trainer.a_opt.variables
+            + list(self.batches))
+
+
 def measure_dnas_step(space: SearchSpace, subspace: Subspace,
                       input_shape: Tuple[int, int, int], num_classes: int,
                       batch: int, steps: int = 2, seed: int = 0,
@@ -108,33 +147,16 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
   (data.DataSource) the timed steps read its search parts through the real input
   pipeline, as a search's DNAS round does: on a CPU device what the pipeline
   allocates during the steps is in the same allocator."""
-  gc.collect()
-  tf.keras.backend.clear_session()
-  tf.random.set_seed(seed)
-  strategy = tf.distribute.get_strategy()
-  net = supernet.Supernet(space, subspace, input_shape, num_classes)
-  alphas = alphas_lib.Alphas(space)
-  trainer = dnas_trainer.DnasTrainer(net, alphas, strategy, batch,
-                                     dnas_trainer.DnasHParams(), 100)
-  rng = np.random.default_rng(seed)
-  x, vx = (tf.constant(rng.standard_normal((batch,) + tuple(input_shape)),
-                       tf.float32) for _ in range(2))
-  y, vy = (tf.constant(rng.integers(0, num_classes, batch), tf.int32)
-           for _ in range(2))
-  it = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
-  vit = iter(tf.data.Dataset.from_tensors((vx, vy)).repeat())
-
-  def owned():      # the optimizer slots exist after the first step
-    return (net.variables + trainer.w_opt.variables + [alphas.logits]
-            + trainer.a_opt.variables + [x, y, vx, vy])
-  first = claimed_peak(lambda: trainer.train_step(it, vit), owned())
-  tau = tf.constant(1.0)
-  halves = [tf.function(lambda: trainer.weight_pass(x, y, tau)),
-            tf.function(lambda: trainer.alpha_pass(vx, vy, tau))]
+  rig = DnasRig(space, subspace, input_shape, num_classes, batch, seed)
+  trainer = rig.trainer
+  it, vit = rig.iterators()
+  first = claimed_peak(lambda: trainer.train_step(it, vit), rig.owned())
+  halves = [rig.passes["weight"], rig.passes["alpha"]]
   for half in halves:
     half()                                          # trace
-  held = variable_bytes(owned())
-  weight_pass, alpha_pass = (claimed_peak(half, owned()) - held for half in halves)
+  held = variable_bytes(rig.owned())
+  weight_pass, alpha_pass = (claimed_peak(half, rig.owned()) - held
+                             for half in halves)
   seconds = []
 
   if source is not None:       # filled before the steps, as a search's are
@@ -147,8 +169,8 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
       start = time.perf_counter()
       trainer.train_step(it, vit)
       seconds.append(time.perf_counter() - start)
-  return StepMeasurement(claimed_peak(run, owned()), float(np.mean(seconds)), first,
-                         held, weight_pass, alpha_pass)
+  return StepMeasurement(claimed_peak(run, rig.owned()), float(np.mean(seconds)),
+                         first, held, weight_pass, alpha_pass)
 
 
 def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,

@@ -182,18 +182,18 @@ class Search:
     `step_peak`)."""
     self.meter = memory_probe.PeakMeter(
         owned_variables, memory_probe.replicas_per_allocator(self.strategy))
-    stopped = []
+    cut = None
     try:
       run()
     except TimeBudgetSpent as e:
-      stopped.append(e)
+      cut = e
     finally:
       step_peak = self.meter.claimed()
       self.meter = None
       self.state.peak_step_bytes = max(self.state.peak_step_bytes, step_peak)
-    if stopped:
-      stopped[0].step_peak = step_peak
-      raise stopped[0]
+    if cut:
+      cut.step_peak = step_peak
+      raise cut
     return step_peak
 
   def penalty(self, choices) -> float:

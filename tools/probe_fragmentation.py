@@ -20,11 +20,9 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from radars_tf import alphas as alphas_lib
-from radars_tf import data, dnas_trainer, memory_model, memory_probe, supernet
+from radars_tf import data, memory_model, memory_probe
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
-import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -114,20 +112,11 @@ def main(argv):
   space = ss.load(space_name)
   sub = subspace_from_flags(space)
   est = memory_model.estimate(space, sub, shape, classes, FLAGS.batch)
-  net = supernet.Supernet(space, sub, shape, classes)
-  alphas = alphas_lib.Alphas(space)
-  trainer = dnas_trainer.DnasTrainer(net, alphas, tf.distribute.get_strategy(),
-                                     FLAGS.batch, dnas_trainer.DnasHParams(), 100)
-  rng = np.random.default_rng(0)
-  x = tf.constant(rng.standard_normal((FLAGS.batch,) + tuple(shape)), tf.float32)
-  y = tf.constant(rng.integers(0, classes, FLAGS.batch), tf.int32)
-  tau = tf.constant(1.0)
-  run = tf.function(lambda: (trainer.weight_pass if FLAGS.part == "weight"
-                             else trainer.alpha_pass)(x, y, tau))
+  rig = memory_probe.DnasRig(space, sub, shape, classes, FLAGS.batch)
+  run = rig.passes[FLAGS.part]
   run()
   run()                               # traced, optimizer slots made
-  owned = (net.variables + trainer.w_opt.variables + [alphas.logits]
-           + trainer.a_opt.variables + [x, y])
+  owned = rig.owned()
   held = memory_probe.variable_bytes(owned)
   with tempfile.TemporaryDirectory(prefix="probe_fragmentation_") as logdir:
     meter = memory_probe.PeakMeter(owned)
