@@ -178,6 +178,10 @@ class ArchitectureAgent:
   def probs(self) -> np.ndarray:
     return self.network.probs(self.env.mask)
 
+  def abandon_iteration(self) -> None:
+    """Drops what an iteration cut short collected (no update from it)."""
+    self.buffer.clear()
+
   def iteration(self) -> Tuple[List[Tuple[Tuple[int, ...], float]], float]:
     """Samples `episodes_per_iteration` architectures, scores them, updates the
     policy. Returns the (choices, reward) samples and the agent's loss."""

@@ -118,7 +118,7 @@ class DnasPhase:
     next(host.train_iter), next(host.val_iter)
     cut = None
     try:
-      peak = host.measured(run, self.net.variables + t.w_opt.variables
+      peak = host.measured(run, self.net.variables + t.w_opt.variables()
                            + [self.alphas.logits] + t.a_opt.variables)
     except TimeBudgetSpent as e:
       if done < CUT_ROUND_COUNTS * steps:

@@ -16,7 +16,8 @@ from radars_tf.training import count_correct, optimizer_for, per_example_loss
 
 @dataclasses.dataclass(frozen=True)
 class DnasHParams:
-  """Defaults follow DARTS: SGD+momentum with cosine decay for the weights,
+  """Defaults follow DARTS: SGD+momentum with cosine decay and (coupled) weight
+  decay for the weights,
   Adam(0.5, 0.999) with weight decay for the alphas; the learning rates and the
   rest that are flags default to the run's defaults (config.RunConfig)."""
   w_lr: float = RunConfig.w_lr
@@ -32,10 +33,13 @@ class DnasHParams:
   tau_end: float = 0.5
 
 
-def weight_optimizer(hp: DnasHParams, total_steps: int) -> tf.keras.optimizers.Optimizer:
+def weight_optimizer(hp: DnasHParams, total_steps: int
+                     ) -> tf.keras.optimizers.legacy.SGD:
+  """Fused (see `training.fused_sgd`): the step's trace is part of every round's
+  time; the weight decay is added to the gradients (`DnasTrainer.weight_pass`)."""
   lr = tf.keras.optimizers.schedules.CosineDecay(
       hp.w_lr, max(1, total_steps), alpha=hp.w_lr_min / hp.w_lr)
-  return training.sgd(lr, weight_decay=hp.w_weight_decay)
+  return training.fused_sgd(lr)
 
 
 def alpha_optimizer(hp: DnasHParams) -> tf.keras.optimizers.Optimizer:
@@ -97,11 +101,14 @@ class DnasTrainer:
       loss = tf.reduce_sum(per_ex) * scale
     variables = self.net.trainable_variables
     grads = tape.gradient(loss, variables)
-    # The update's temporaries (clipping, decay, momentum) wait for every gradient,
+    # The update's temporaries (decay, clipping, momentum) wait for every gradient,
     # when backward has freed its activations; else the executor computes some of
-    # them early and holds them through the backward pass.
+    # them early and holds them through the backward pass. Replicas' gradients
+    # are summed, so each adds its share of the decay.
+    decay = self.hp.w_weight_decay / self.strategy.num_replicas_in_sync
     with tf.control_dependencies([g for g in grads if g is not None]):
-      self.w_opt.apply_gradients(zip(grads, variables))
+      self.w_opt.apply_gradients([(g + decay * v, v)
+                                  for g, v in zip(grads, variables) if g is not None])
     return tf.reduce_sum(per_ex), count_correct(ty, logits)
 
   def alpha_pass(self, vx, vy, tau):

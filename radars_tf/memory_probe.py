@@ -133,7 +133,7 @@ class DnasRig:
 
   def owned(self) -> list:
     """The state the step owns (the optimizer slots exist after its first step)."""
-    return (self.net.variables + self.trainer.w_opt.variables
+    return (self.net.variables + self.trainer.w_opt.variables()
             + [self.alphas.logits] + self.trainer.a_opt.variables
             + list(self.batches))
 

@@ -16,6 +16,10 @@ from radars_tf.single_path import SinglePathTrainer
 from radars_tf.supernet import Supernet
 
 
+class _RlDeadline(Exception):
+  """The RL share of the time budget ran out inside an agent iteration."""
+
+
 class RlPhase:
   """Owns the single-path trainer and the agent of one supernet.
 
@@ -38,6 +42,7 @@ class RlPhase:
                                      cfg.max_samples)
     self.score_batches = []          # the phase's fixed validation batches
     self.used: List[Sample] = []     # the phase's (choices used, reward)
+    self.cut_at_deadline = False     # see `check_time`
 
   def mask(self) -> np.ndarray:
     return self.net.subspace.mask(self.net.space)
@@ -68,11 +73,21 @@ class RlPhase:
         state.reference))
     self.sampler.reference = tuple(state.reference)
 
+  def check_time(self) -> None:
+    """Before every shared-weight step and every reward: a signal or the spent time
+    budget stops the search, and the RL deadline an iteration after the first (so
+    that neither the search nor DNAS's window overruns by a whole iteration)."""
+    self.host.reporter.check_stop()
+    if self.cut_at_deadline and self.host.schedule.rl_over(self.host.elapsed):
+      raise _RlDeadline()
+
   def next_path(self):
+    self.check_time()
     return self.sampler.train_path(self.net.subspace)
 
   def reward(self, choices: Sequence[int]) -> float:
     host = self.host
+    self.check_time()
     path, used = self.sampler.episode_path(choices)
     acc = self.paths.score(iter(self.score_batches), path, len(self.score_batches))
     host.note_score(acc)
@@ -93,7 +108,6 @@ class RlPhase:
     for i in range(steps):
       if i and host.schedule.warmup_over(host.elapsed):
         break                        # its share of the time budget is spent
-      host.reporter.check_stop()
       losses.append(self.paths.train_path(host.train_iter, self.next_path()))
       host.reporter.step(i, "warm-up", losses[-1], {"loss": losses[-1]})
     tail = losses[-max(1, len(losses) // 10):]
@@ -115,14 +129,21 @@ class RlPhase:
     # Every architecture of the phase is scored on the same batches: differences
     # between rewards are then differences between architectures.
     self.score_batches = [next(host.val_iter) for _ in range(cfg.score_batches)]
-    samples, self.used, done = [], [], 0
+    self.used, done = [], 0
     for it in range(iters):
       if it and host.schedule.rl_over(host.elapsed):
         break                        # the RL share of the time budget is spent
       host.reporter.check_stop()
-      loss = self.paths.train(host.train_iter, cfg.path_train_steps, self.next_path)
-      batch, agent_loss = self.agent.iteration()
-      samples.extend(batch)
+      self.cut_at_deadline = it > 0
+      try:
+        loss = self.paths.train(host.train_iter, cfg.path_train_steps,
+                                self.next_path)
+        batch, agent_loss = self.agent.iteration()
+      except _RlDeadline:
+        self.agent.abandon_iteration()   # its rewards stay in the evidence
+        break
+      finally:
+        self.cut_at_deadline = False
       rewards = np.array([r for _, r in batch])
       ent = alphas_lib.mean_entropy(self.agent.probs(), sub)
       host.reporter.step(
@@ -137,7 +158,8 @@ class RlPhase:
     host.ctx.summaries.image(state.rl_phases, "probs/policy", self.agent.probs(),
                              "policy probability per layer (rows) and candidate")
     host.record("rl_phase", phase=state.rl_phases, iterations=done,
-                reward_mean=float(np.mean([r for _, r in samples])),
+                episodes=len(self.used),
+                reward_mean=float(np.mean([r for _, r in self.used])),
                 log10_size=sub.log10_size())
     state.rl_phases += 1
     state.evidence.add(self.used)

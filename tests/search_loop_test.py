@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import data, dnas_trainer, memory_model, search_loop, search_methods
+from radars_tf import single_path
 from radars_tf.checkpointing import CheckpointWriteError, SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
@@ -220,6 +221,66 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertEqual(search.state.dnas_rounds, 1)
     self.assertGreater(out.peak_step_bytes, 0)       # the cut round was measured
     self.assertLen(out.genotype.ops, 3)
+
+  def test_time_budget_stops_the_rl_phase_after_a_round_mid_iteration(self):
+    real_step = dnas_trainer.DnasTrainer.train_step
+    real_path, real_score = (single_path.SinglePathTrainer.train_path,
+                             single_path.SinglePathTrainer.score)
+    dnas, paths, scores = [], [], []
+
+    def counting_step(trainer, *args):
+      dnas.append(1)
+      return real_step(trainer, *args)
+
+    def counting_path(trainer, *args):
+      paths.append(len(dnas))
+      return real_path(trainer, *args)
+
+    def counting_score(trainer, *args):
+      scores.append(len(dnas))
+      return real_score(trainer, *args)
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
+    # Round 1 ends (5 steps); the budget is spent 2 shared-weight steps into the
+    # RL phase that follows it, before its agent scores anything.
+    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", counting_step), \
+        mock.patch.object(single_path.SinglePathTrainer, "train_path",
+                          counting_path), \
+        mock.patch.object(single_path.SinglePathTrainer, "score", counting_score), \
+        mock.patch.object(search_loop.Search, "time_is_up",
+                          lambda self: paths.count(5) >= 2):
+      out = search.run()
+    self.assertLen(dnas, 5)
+    self.assertEqual(paths.count(5), 2)
+    self.assertNotIn(5, scores)
+    self.assertEqual(out.events[-1]["kind"], "time_budget")
+    self.assertEqual(out.events[-2]["kind"], "dnas_round")
+    self.assertEqual(search.state.dnas_rounds, 1)
+
+  def test_rl_deadline_cuts_an_iteration_after_the_first_mid_way(self):
+    real_score, real_step = (single_path.SinglePathTrainer.score,
+                             dnas_trainer.DnasTrainer.train_step)
+    scores, before_dnas = [], []
+
+    def counting_score(trainer, *args):
+      scores.append(1)
+      return real_score(trainer, *args)
+
+    def first_dnas_step(trainer, *args):
+      before_dnas.append(len(scores))
+      return real_step(trainer, *args)
+    # The RL deadline (60 s of 100) passes at the 6th reward: 2 into the phase's
+    # second iteration of 4 episodes, which stops there; its rewards count.
+    search = search_methods.RadarsSearch(self.context(
+        memory_budget_mb=16, max_search_seconds=100, rl_iterations_per_phase=3,
+        min_samples=10_000, max_samples=10_000))
+    with mock.patch.object(single_path.SinglePathTrainer, "score", counting_score), \
+        mock.patch.object(dnas_trainer.DnasTrainer, "train_step", first_dnas_step), \
+        mock.patch.object(search_loop.Search, "elapsed",
+                          property(lambda self: 60 if len(scores) >= 6 else 0)):
+      out = search.run()
+    phase = [e for e in out.events if e["kind"] == "rl_phase"][0]
+    self.assertEqual((phase["iterations"], phase["episodes"]), (1, 6))
+    self.assertEqual(before_dnas[0], 6)
 
   def test_a_short_time_budget_still_reaches_dnas(self):
     # The evidence rule condemns nothing in time (min_samples is out of reach), so
