@@ -1,6 +1,7 @@
 """The DNAS phase: rounds of first-order bilevel DNAS over the supernet's current
 subspace, their measured memory, and what to do when a round runs out of memory or
 measures over the budget."""
+import time
 from typing import Callable, Dict
 
 import numpy as np
@@ -69,6 +70,26 @@ class DnasPhase:
   def alpha_probs(self) -> np.ndarray:
     return self.alphas.probs(self.net.subspace.mask(self.net.space)).numpy()
 
+  def round_fits(self) -> bool:
+    """Whether a next round reaches the share of its steps that counts before the
+    time budget ends, judged by the last round's set-up and step times (the
+    first round always starts: the schedule leaves DNAS its window). A round
+    that would not is not begun, nor the RL phase before it."""
+    host = self.host
+    timed = [e for e in host.state.events
+             if e["kind"] == "dnas_round" and "step_seconds" in e]
+    if not timed:
+      return True
+    last = timed[-1]
+    needed = (last["first_step_seconds"] + CUT_ROUND_COUNTS
+              * host.cfg.dnas_steps_per_round * last["step_seconds"])
+    if host.elapsed + needed <= host.schedule.end:
+      return True
+    host.record("no_time_for_round", needed_seconds=round(needed, 1))
+    host.ctx.progress.note(f"no DNAS round {host.state.dnas_rounds + 1}: it needs "
+                           f"about {needed:.0f} s to count, the time budget ends first")
+    return False
+
   def converged(self) -> bool:
     """Every layer has one op left or a confident alpha distribution."""
     return len(alphas_lib.confident_layers(
@@ -79,6 +100,7 @@ class DnasPhase:
     """One DNAS round over the current subspace; returns its last metrics."""
     host, cfg, state = self.host, self.host.cfg, self.host.state
     steps, sub, number = cfg.dnas_steps_per_round, self.net.subspace, state.dnas_rounds
+    started, step_ends = time.perf_counter(), []   # the round's set-up is timed too
     if self.trainer is None:
       self.make_trainer()
     else:
@@ -94,6 +116,7 @@ class DnasPhase:
       for step in range(steps):
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
+        step_ends.append(time.perf_counter())
         done += 1
         claimed = host.meter.claimed()
         if claimed > cfg.budget_mb * memory_model.MB:
@@ -126,15 +149,19 @@ class DnasPhase:
       cut, peak = e, e.step_peak
     probs = self.alpha_probs()
     ent = alphas_lib.mean_entropy(probs, sub)
+    # Set-up (trainer, pipelines, trace) and first step; then the mean step.
+    timing = {"first_step_seconds": round(step_ends[0] - started, 2),
+              "step_seconds": round((step_ends[-1] - step_ends[0]) / (done - 1), 3)
+              } if done > 1 else {}
     host.ctx.summaries.scalars(number, {
         "memory/measured_peak_mb": peak / memory_model.MB,
         "memory/estimate_mb": estimate, "memory/budget_mb": cfg.budget_mb,
-        "alphas/entropy": ent})
+        "alphas/entropy": ent} | {f"dnas/{k}": v for k, v in timing.items()})
     host.ctx.summaries.image(number, "probs/alphas", probs,
                              "alpha softmax per layer (rows) and candidate")
     host.record("dnas_round", round=number, peak_mb=peak / memory_model.MB,
                 estimate_mb=estimate, alive=sub.to_json(),
-                alpha_entropy=ent, steps=done,
+                alpha_entropy=ent, steps=done, **timing,
                 **{k: round(v, 4) for k, v in metrics.items()})
     state.dnas_rounds += 1
     if cut:

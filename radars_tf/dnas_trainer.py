@@ -4,6 +4,7 @@ tf.function and run per replica with `strategy.run`."""
 import dataclasses
 from typing import Callable, Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
@@ -81,11 +82,16 @@ class DnasTrainer:
 
   def rebuild(self) -> None:
     """Re-traces the steps for the supernet's current subspace (a fresh weight
-    optimizer drops the slots of pruned ops; the LR schedule carries on)."""
+    optimizer drops the slots of pruned ops; the LR schedule carries on); keeps
+    them while the subspace is unchanged (a trace costs seconds)."""
+    previous = self.w_opt
     with self.strategy.scope():
       self.w_opt = optimizer_for(self.net.trainable_variables, self.w_opt,
                                  lambda: weight_optimizer(self.hp, self.total_steps))
-    self.mask = tf.constant(self.net.subspace.mask(self.net.space))
+    mask = self.net.subspace.mask(self.net.space)
+    if self.w_opt is previous and np.array_equal(mask, self.mask.numpy()):
+      return
+    self.mask = tf.constant(mask)
     self._step = tf.function(self._distributed_step)
 
   def _weights(self, tau):

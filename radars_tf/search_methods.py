@@ -151,8 +151,11 @@ class RadarsSearch(SupernetSearch):
     return f"pruned to {self.subspace.num_alive()} candidates"
 
   def dnas_unit(self) -> None:
+    if not self.dnas.round_fits():
+      self.set_phase(Phase.DONE)
+      return
     self.dnas.round_surviving_oom(lambda: self.prune_between_rounds(True))
-    if self.dnas.converged():
+    if self.dnas.converged() or not self.dnas.round_fits():
       self.set_phase(Phase.DONE)
       return
     self.rl.run()
@@ -177,6 +180,9 @@ class DnasSearch(SupernetSearch):
     return self.dnas_unit if self.state.phase is Phase.DNAS else None
 
   def dnas_unit(self) -> None:
+    if not self.dnas.round_fits():
+      self.set_phase(Phase.DONE)
+      return
     self.dnas.round_surviving_oom(self.halve_batch)
     if self.state.dnas_rounds >= self.cfg.dnas_rounds:
       self.set_phase(Phase.DONE)

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from radars_tf import alphas as alphas_lib
 from radars_tf import data, dnas_trainer, memory_model, search_loop, search_methods
-from radars_tf import single_path
+from radars_tf import search_state, single_path
 from radars_tf.checkpointing import CheckpointWriteError, SearchCheckpoints
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
@@ -218,6 +218,9 @@ class SearchLoopTest(tf.test.TestCase):
     # 2 of 5 steps: past dnas_phase.CUT_ROUND_COUNTS, the round counts.
     self.assertEqual(out.events[-2]["kind"], "dnas_round")
     self.assertEqual(out.events[-2]["steps"], 2)
+    # The round's set-up with its first step, then the step after it, timed.
+    self.assertGreater(out.events[-2]["first_step_seconds"],
+                       out.events[-2]["step_seconds"])
     self.assertEqual(search.state.dnas_rounds, 1)
     self.assertGreater(out.peak_step_bytes, 0)       # the cut round was measured
     self.assertLen(out.genotype.ops, 3)
@@ -281,6 +284,19 @@ class SearchLoopTest(tf.test.TestCase):
     phase = [e for e in out.events if e["kind"] == "rl_phase"][0]
     self.assertEqual((phase["iterations"], phase["episodes"]), (1, 6))
     self.assertEqual(before_dnas[0], 6)
+
+  def test_no_round_begun_that_cannot_count_before_the_budget(self):
+    # After round 1 the clock reads 99 of 100 s: a next round could not reach a
+    # quarter of its steps, so neither it nor the RL phase before it begins.
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16,
+                                                      max_search_seconds=100))
+    with mock.patch.object(search_loop.Search, "elapsed", property(
+        lambda self: 99 if self.state.dnas_rounds else 0)):
+      out = search.run()
+    kinds = [e["kind"] for e in out.events]
+    self.assertEqual(kinds.count("dnas_round"), 1)
+    self.assertEqual(kinds[kinds.index("dnas_round") + 1:], ["no_time_for_round"])
+    self.assertEqual(search.state.phase, search_state.Phase.DONE)
 
   def test_a_short_time_budget_still_reaches_dnas(self):
     # The evidence rule condemns nothing in time (min_samples is out of reach), so

@@ -1,7 +1,8 @@
 """Supernet overhead against plain models, as markdown tables.
 
 1. One supernet DNAS step (mixed mode, --candidates per layer) against the sum of
-   the same ops, each run standalone on its own input (forward, backward, update).
+   the same ops, each run standalone on its own input (forward, backward, update);
+   and a round's first step, its trace included, before and after a pruning.
 2. One single_path step (as the agent's shared-weight training runs it) against
    the same child as a plain Keras model with a compiled train step.
 3. The compiled train step of whole genotypes (known ones and every layer one op)
@@ -65,6 +66,7 @@ def dnas_table(space, shape, batch, rng):
   trainer = dnas_trainer.DnasTrainer(net, alphas_lib.Alphas(space),
                                      tf.distribute.get_strategy(), batch,
                                      dnas_trainer.DnasHParams(), 1000)
+  first = timed(lambda: trainer.train_step(it, it), 1, warmup=0)  # trace included
   dnas = timed(lambda: trainer.train_step(it, it), FLAGS.steps)
   weights = tf.nn.softmax(tf.zeros((len(sub.alive), max(len(c) for c in
                                                        space.candidates()))))
@@ -93,6 +95,14 @@ def dnas_table(space, shape, batch, rng):
   head_in = tf.constant(rng.standard_normal((batch, hw, hw, last.cout)), tf.float32)
   total += timed(op_step(network.Head(10), head_in), FLAGS.steps)
 
+  # A next round's first step: pruning re-traces the step (one candidate fewer in
+  # every layer that has two or more).
+  net.apply_subspace(ss.Subspace(tuple(a[1:] if len(a) > 1 else a
+                                        for a in sub.alive)))
+  trainer.rebuild()
+  first_next = timed(lambda: trainer.train_step(it, it), 1, warmup=0)
+  next_alive = net.subspace.num_alive()
+
   print(f"## DNAS supernet step vs its ops standalone ({FLAGS.candidates} "
         f"candidates/layer, {sub.num_alive()} ops, batch {batch})\n")
   print("| measurement | s/step | ratio to the standalone sum |\n|---|---|---|")
@@ -100,7 +110,11 @@ def dnas_table(space, shape, batch, rng):
   print(f"| supernet mixed weight step (one fwd+bwd+update) | {mixed:.3f} | "
         f"{mixed / total:.2f} |")
   print(f"| supernet DNAS step (weight step + alpha step: two fwd+bwd) | {dnas:.3f} | "
-        f"{dnas / total:.2f} (per pass {dnas / 2 / total:.2f}) |\n")
+        f"{dnas / total:.2f} (per pass {dnas / 2 / total:.2f}) |")
+  print(f"| first DNAS step of a round (trace and first call included) | {first:.1f} "
+        f"| {first / total:.0f} |")
+  print(f"| first step after pruning to {next_alive} ops (re-trace) | "
+        f"{first_next:.1f} | {first_next / total:.0f} |\n")
 
 
 def single_path_table(space, shape, batch, rng):
