@@ -40,6 +40,8 @@ class DnasPhase:
 
   def __init__(self, host, net: Supernet):
     self.host, self.net, cfg = host, net, host.cfg
+    # Seconds of what runs between two rounds (RADARS: an RL iteration).
+    self.between_rounds: Callable[[], float] = lambda: 0.0
     with host.strategy.scope():
       self.alphas = alphas_lib.Alphas(net.space, seed=cfg.seed)
     self.hp = dnas_trainer.DnasHParams(w_lr=cfg.w_lr, alpha_lr=cfg.alpha_lr,
@@ -70,19 +72,26 @@ class DnasPhase:
   def alpha_probs(self) -> np.ndarray:
     return self.alphas.probs(self.net.subspace.mask(self.net.space)).numpy()
 
-  def round_fits(self) -> bool:
-    """Whether a next round reaches the share of its steps that counts before the
-    time budget ends, judged by the last round's set-up and step times (the
-    first round always starts: the schedule leaves DNAS its window). A round
-    that would not is not begun, nor the RL phase before it."""
+  def seconds_to_count(self, first_step_seconds: float, step_seconds: float) -> float:
+    """What a round needs before it counts: its set-up and first step, then steps
+    up to CUT_ROUND_COUNTS of them."""
+    return (first_step_seconds
+            + CUT_ROUND_COUNTS * self.host.cfg.dnas_steps_per_round * step_seconds)
+
+  def round_fits(self, ahead: float = 0.0) -> bool:
+    """Whether a next round, begun after `ahead` seconds, reaches the share of
+    its steps that counts before the time budget ends, judged by the last
+    round's set-up and step times (the first round always starts: the schedule
+    leaves DNAS its window). A round that would not is not begun, nor the RL
+    phase before it."""
     host = self.host
     timed = [e for e in host.state.events
              if e["kind"] == "dnas_round" and "step_seconds" in e]
     if not timed:
       return True
     last = timed[-1]
-    needed = (last["first_step_seconds"] + CUT_ROUND_COUNTS
-              * host.cfg.dnas_steps_per_round * last["step_seconds"])
+    needed = ahead + self.seconds_to_count(last["first_step_seconds"],
+                                           last["step_seconds"])
     if host.elapsed + needed <= host.schedule.end:
       return True
     host.record("no_time_for_round", needed_seconds=round(needed, 1))
@@ -111,9 +120,27 @@ class DnasPhase:
         f"{estimate:.0f} MB of {cfg.budget_mb:.0f} MB", steps)
     metrics, done = {}, 0
 
+    def no_next_round() -> bool:
+      """Whether a next round, timed like this one, could not count before the
+      time budget ends: then this one goes on to the budget (no re-trace)."""
+      if len(step_ends) < 2:
+        return False
+      per_step = (step_ends[-1] - step_ends[0]) / (len(step_ends) - 1)
+      needed = (self.between_rounds()
+                + self.seconds_to_count(step_ends[0] - started, per_step))
+      if host.elapsed + needed <= host.schedule.end:
+        return False
+      if done == steps:
+        host.ctx.progress.phase(
+            f"DNAS round {number + 1} goes on to the time budget (a next round "
+            f"would not count)",
+            max(1, int((host.schedule.end - host.elapsed) / per_step)))
+      return True
+
     def run():
       nonlocal metrics, done
-      for step in range(steps):
+      step = 0
+      while step < steps or no_next_round():
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
         step_ends.append(time.perf_counter())
@@ -126,13 +153,14 @@ class DnasPhase:
                                f"{estimate:.1f} MB)")
         log = step % max(1, steps // 10) == 0 or step == steps - 1
         host.reporter.step(
-            step, f"DNAS round {number + 1}",
+            step if step < steps else step - steps, f"DNAS round {number + 1}",
             metrics["train_loss"] + metrics["val_loss"],
             {k: metrics[k] for k in ("train_loss", "val_acc")},
             {f"supernet/{k}": metrics[k] for k in
              ("train_loss", "train_acc", "val_loss", "val_acc")} | {
                  "supernet/temperature": metrics["tau"]} if log else None,
             int(self.trainer.step_counter.numpy()))
+        step += 1
 
     t = self.trainer
     # The unit's fresh input pipelines fill their shuffle and prefetch buffers at

@@ -18,9 +18,9 @@ from radars_tf.training import count_correct, optimizer_for, per_example_loss
 @dataclasses.dataclass(frozen=True)
 class DnasHParams:
   """Defaults follow DARTS: SGD+momentum with cosine decay and (coupled) weight
-  decay for the weights,
-  Adam(0.5, 0.999) with weight decay for the alphas; the learning rates and the
-  rest that are flags default to the run's defaults (config.RunConfig)."""
+  decay for the weights, Adam(0.5, 0.999) with weight decay for the alphas; the
+  learning rates and the rest that are flags default to the run's defaults
+  (config.RunConfig)."""
   w_lr: float = RunConfig.w_lr
   w_lr_min: float = 0.001
   w_weight_decay: float = 3e-4

@@ -1,6 +1,7 @@
 """The RL phase of RADARS: shared supernet weights trained on sampled paths, the
 TF-Agents agent sampling architectures scored with those weights, and the pruning
 decisions drawn from what they collected."""
+import time
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -43,6 +44,7 @@ class RlPhase:
     self.score_batches = []          # the phase's fixed validation batches
     self.used: List[Sample] = []     # the phase's (choices used, reward)
     self.cut_at_deadline = False     # see `check_time`
+    self.iteration_seconds = 0.0     # the last whole agent iteration's
 
   def mask(self) -> np.ndarray:
     return self.net.subspace.mask(self.net.space)
@@ -135,10 +137,12 @@ class RlPhase:
         break                        # the RL share of the time budget is spent
       host.reporter.check_stop()
       self.cut_at_deadline = it > 0
+      started = time.perf_counter()
       try:
         loss = self.paths.train(host.train_iter, cfg.path_train_steps,
                                 self.next_path)
         batch, agent_loss = self.agent.iteration()
+        self.iteration_seconds = time.perf_counter() - started
       except _RlDeadline:
         self.agent.abandon_iteration()   # its rewards stay in the evidence
         break

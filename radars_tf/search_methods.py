@@ -74,6 +74,7 @@ class RadarsSearch(SupernetSearch):
   def __init__(self, ctx: SearchContext, state: Optional[SearchState] = None):
     super().__init__(ctx, state or new_state(ctx))
     self.rl = RlPhase(self, self.net)
+    self.dnas.between_rounds = lambda: self.rl.iteration_seconds
 
   def time_shares(self) -> Tuple[float, float]:
     return self.cfg.warmup_time_share, self.cfg.rl_time_share
@@ -155,7 +156,8 @@ class RadarsSearch(SupernetSearch):
       self.set_phase(Phase.DONE)
       return
     self.dnas.round_surviving_oom(lambda: self.prune_between_rounds(True))
-    if self.dnas.converged() or not self.dnas.round_fits():
+    if (self.dnas.converged()
+        or not self.dnas.round_fits(self.rl.iteration_seconds)):
       self.set_phase(Phase.DONE)
       return
     self.rl.run()

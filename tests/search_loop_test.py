@@ -29,6 +29,16 @@ SMOKE = RunConfig(space="tiny", max_train_examples=512, max_test_examples=256,
                   final_epochs=1)
 
 
+def recording(cls, name: str, log: list, value):
+  """Patches `cls.name` to append `value()` to `log` before each call."""
+  real = getattr(cls, name)
+
+  def wrapper(obj, *args):
+    log.append(value())
+    return real(obj, *args)
+  return mock.patch.object(cls, name, wrapper)
+
+
 def oom_on_second_step():
   """A DnasTrainer.train_step that raises out-of-memory on its second call only."""
   real_step = dnas_trainer.DnasTrainer.train_step
@@ -201,15 +211,10 @@ class SearchLoopTest(tf.test.TestCase):
         self.assertLen(out.best_curve, 1)      # one child, then the budget was spent
 
   def test_time_budget_stops_mid_unit(self):
-    real_step = dnas_trainer.DnasTrainer.train_step
     steps = []
-
-    def counting(trainer, *args):
-      steps.append(1)
-      return real_step(trainer, *args)
     search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
     # The budget is spent after the second DNAS step, in the middle of round 1.
-    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", counting), \
+    with recording(dnas_trainer.DnasTrainer, "train_step", steps, lambda: 1), \
         mock.patch.object(search_loop.Search, "time_is_up",
                           lambda self: len(steps) >= 2):
       out = search.run()
@@ -226,29 +231,14 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertLen(out.genotype.ops, 3)
 
   def test_time_budget_stops_the_rl_phase_after_a_round_mid_iteration(self):
-    real_step = dnas_trainer.DnasTrainer.train_step
-    real_path, real_score = (single_path.SinglePathTrainer.train_path,
-                             single_path.SinglePathTrainer.score)
-    dnas, paths, scores = [], [], []
-
-    def counting_step(trainer, *args):
-      dnas.append(1)
-      return real_step(trainer, *args)
-
-    def counting_path(trainer, *args):
-      paths.append(len(dnas))
-      return real_path(trainer, *args)
-
-    def counting_score(trainer, *args):
-      scores.append(len(dnas))
-      return real_score(trainer, *args)
+    dnas, paths, scores = [], [], []     # paths and scores: DNAS steps before each
     search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
     # Round 1 ends (5 steps); the budget is spent 2 shared-weight steps into the
     # RL phase that follows it, before its agent scores anything.
-    with mock.patch.object(dnas_trainer.DnasTrainer, "train_step", counting_step), \
-        mock.patch.object(single_path.SinglePathTrainer, "train_path",
-                          counting_path), \
-        mock.patch.object(single_path.SinglePathTrainer, "score", counting_score), \
+    sp = single_path.SinglePathTrainer
+    with recording(dnas_trainer.DnasTrainer, "train_step", dnas, lambda: 1), \
+        recording(sp, "train_path", paths, lambda: len(dnas)), \
+        recording(sp, "score", scores, lambda: len(dnas)), \
         mock.patch.object(search_loop.Search, "time_is_up",
                           lambda self: paths.count(5) >= 2):
       out = search.run()
@@ -260,24 +250,15 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertEqual(search.state.dnas_rounds, 1)
 
   def test_rl_deadline_cuts_an_iteration_after_the_first_mid_way(self):
-    real_score, real_step = (single_path.SinglePathTrainer.score,
-                             dnas_trainer.DnasTrainer.train_step)
-    scores, before_dnas = [], []
-
-    def counting_score(trainer, *args):
-      scores.append(1)
-      return real_score(trainer, *args)
-
-    def first_dnas_step(trainer, *args):
-      before_dnas.append(len(scores))
-      return real_step(trainer, *args)
+    scores, before_dnas = [], []       # before_dnas: rewards before each DNAS step
     # The RL deadline (60 s of 100) passes at the 6th reward: 2 into the phase's
     # second iteration of 4 episodes, which stops there; its rewards count.
     search = search_methods.RadarsSearch(self.context(
         memory_budget_mb=16, max_search_seconds=100, rl_iterations_per_phase=3,
         min_samples=10_000, max_samples=10_000))
-    with mock.patch.object(single_path.SinglePathTrainer, "score", counting_score), \
-        mock.patch.object(dnas_trainer.DnasTrainer, "train_step", first_dnas_step), \
+    with recording(single_path.SinglePathTrainer, "score", scores, lambda: 1), \
+        recording(dnas_trainer.DnasTrainer, "train_step", before_dnas,
+                  lambda: len(scores)), \
         mock.patch.object(search_loop.Search, "elapsed",
                           property(lambda self: 60 if len(scores) >= 6 else 0)):
       out = search.run()
@@ -297,6 +278,23 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertEqual(kinds.count("dnas_round"), 1)
     self.assertEqual(kinds[kinds.index("dnas_round") + 1:], ["no_time_for_round"])
     self.assertEqual(search.state.phase, search_state.Phase.DONE)
+
+  def test_a_round_no_next_round_could_follow_goes_on_to_the_budget(self):
+    # From round 1's first step the clock reads 99.9 of 100 s: no next round
+    # could count, so round 1 runs past its 5 steps until the budget (12 steps).
+    steps = []
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16,
+                                                      max_search_seconds=100))
+    with recording(dnas_trainer.DnasTrainer, "train_step", steps, lambda: 1), \
+        mock.patch.object(search_loop.Search, "elapsed",
+                          property(lambda self: 99.9 if steps else 0)), \
+        mock.patch.object(search_loop.Search, "time_is_up",
+                          lambda self: len(steps) >= 12):
+      out = search.run()
+    rounds = [e for e in out.events if e["kind"] == "dnas_round"]
+    self.assertLen(rounds, 1)
+    self.assertEqual(rounds[0]["steps"], 12)
+    self.assertEqual(out.events[-1]["kind"], "time_budget")
 
   def test_a_short_time_budget_still_reaches_dnas(self):
     # The evidence rule condemns nothing in time (min_samples is out of reach), so
