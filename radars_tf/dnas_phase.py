@@ -78,20 +78,20 @@ class DnasPhase:
     return (first_step_seconds
             + CUT_ROUND_COUNTS * self.host.cfg.dnas_steps_per_round * step_seconds)
 
-  def round_fits(self, ahead: float = 0.0) -> bool:
-    """Whether a next round, begun after `ahead` seconds, reaches the share of
-    its steps that counts before the time budget ends, judged by the last
-    round's set-up and step times (the first round always starts: the schedule
-    leaves DNAS its window). A round that would not is not begun, nor the RL
-    phase before it."""
+  def round_fits(self, after_between: bool = False) -> bool:
+    """Whether a next round, begun now (or, with `after_between`, after what runs
+    between rounds), reaches the share of its steps that counts before the time
+    budget ends, judged by the last round's set-up and step times (the first
+    round always starts: the schedule leaves DNAS its window). A round that would
+    not is not begun, nor what runs before it."""
     host = self.host
     timed = [e for e in host.state.events
              if e["kind"] == "dnas_round" and "step_seconds" in e]
     if not timed:
       return True
     last = timed[-1]
-    needed = ahead + self.seconds_to_count(last["first_step_seconds"],
-                                           last["step_seconds"])
+    needed = ((self.between_rounds() if after_between else 0.0)
+              + self.seconds_to_count(last["first_step_seconds"], last["step_seconds"]))
     if host.elapsed + needed <= host.schedule.end:
       return True
     host.record("no_time_for_round", needed_seconds=round(needed, 1))
@@ -120,27 +120,27 @@ class DnasPhase:
         f"{estimate:.0f} MB of {cfg.budget_mb:.0f} MB", steps)
     metrics, done = {}, 0
 
+    def per_step() -> float:
+      return (step_ends[-1] - step_ends[0]) / (len(step_ends) - 1)
+
     def no_next_round() -> bool:
       """Whether a next round, timed like this one, could not count before the
       time budget ends: then this one goes on to the budget (no re-trace)."""
       if len(step_ends) < 2:
         return False
-      per_step = (step_ends[-1] - step_ends[0]) / (len(step_ends) - 1)
       needed = (self.between_rounds()
-                + self.seconds_to_count(step_ends[0] - started, per_step))
-      if host.elapsed + needed <= host.schedule.end:
-        return False
-      if done == steps:
-        host.ctx.progress.phase(
-            f"DNAS round {number + 1} goes on to the time budget (a next round "
-            f"would not count)",
-            max(1, int((host.schedule.end - host.elapsed) / per_step)))
-      return True
+                + self.seconds_to_count(step_ends[0] - started, per_step()))
+      return host.elapsed + needed > host.schedule.end
 
     def run():
       nonlocal metrics, done
       step = 0
       while step < steps or no_next_round():
+        if step == steps:
+          host.ctx.progress.phase(
+              f"DNAS round {number + 1} goes on to the time budget (a next round "
+              f"would not count)",
+              max(1, int((host.schedule.end - host.elapsed) / per_step())))
         host.reporter.check_stop()
         metrics = self.trainer.train_step(host.train_iter, host.val_iter)
         step_ends.append(time.perf_counter())
@@ -179,8 +179,7 @@ class DnasPhase:
     ent = alphas_lib.mean_entropy(probs, sub)
     # Set-up (trainer, pipelines, trace) and first step; then the mean step.
     timing = {"first_step_seconds": round(step_ends[0] - started, 2),
-              "step_seconds": round((step_ends[-1] - step_ends[0]) / (done - 1), 3)
-              } if done > 1 else {}
+              "step_seconds": round(per_step(), 3)} if done > 1 else {}
     host.ctx.summaries.scalars(number, {
         "memory/measured_peak_mb": peak / memory_model.MB,
         "memory/estimate_mb": estimate, "memory/budget_mb": cfg.budget_mb,

@@ -157,7 +157,7 @@ class RadarsSearch(SupernetSearch):
       return
     self.dnas.round_surviving_oom(lambda: self.prune_between_rounds(True))
     if (self.dnas.converged()
-        or not self.dnas.round_fits(self.rl.iteration_seconds)):
+        or not self.dnas.round_fits(after_between=True)):
       self.set_phase(Phase.DONE)
       return
     self.rl.run()

@@ -1,11 +1,13 @@
 """tools/compare_methods.py: table rows and target verdicts from run results."""
 import importlib.util
+import json
 import os
 import sys
 import tempfile
 from unittest import mock
 
 from absl.testing import absltest
+from absl.testing import flagsaver
 
 _PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                      "tools", "compare_methods.py")
@@ -74,6 +76,26 @@ class CompareMethodsTest(absltest.TestCase):
     got = cm.verdicts({"radars": [run(0.9, 700)], "dnas": [run(0.9, 300)]}, 512, 92.5)
     self.assertTrue(got[0].startswith("- MISSED: radars measured peak 700 MB"))
     self.assertTrue(got[1].startswith("- MISSED: dnas refuses or exceeds"))
+
+  def test_finished_runs_are_kept_in_the_ledger_and_taken_from_it(self):
+    out = self.create_tempdir().full_path
+    path = os.path.join(out, "ledger.json")
+    ledger = {"protocol": {"space": "large"}}
+    done = dict(run(0.9), pruning_history=[1] * 100, best_curve=[[1, 0.5]])
+    crashed = {"refused": "exit -9: Killed"}
+    with flagsaver.flagsaver(out=out), mock.patch.object(
+        cm, "start_run", side_effect=[done, crashed, REFUSED]) as start:
+      self.assertEqual(cm.run_one("radars", "0", 240, [], ledger, path), done)
+      self.assertEqual(cm.run_one("radars", "0", 240, [], ledger, path), run(0.9))
+      self.assertEqual(cm.run_one("rl", "0", 240, [], ledger, path), crashed)
+      self.assertEqual(cm.run_one("dnas", "0", 240, [], ledger, path), REFUSED)
+    self.assertEqual(start.call_count, 3)       # the kept run did not run again
+    with open(path) as f:
+      kept = json.load(f)
+    self.assertEqual(kept["protocol"], {"space": "large"})
+    # The per-step history is left out; a crash is not kept (it runs again).
+    self.assertEqual(kept["runs"], {"radars-t240-seed0": run(0.9),
+                                    "dnas-t240-seed0": REFUSED})
 
   def test_without_matplotlib_the_figure_is_skipped_in_one_line(self):
     modules = {k: v for k, v in sys.modules.items() if k != "figures"}

@@ -30,6 +30,20 @@ class KeptResultsTest(absltest.TestCase):
     with open(path) as f:       # the kept results are left as they were
       self.assertEqual(json.load(f)["rows"], {"a": 1})
 
+  def test_code_digest_follows_the_sources(self):
+    package = self.create_tempdir()
+    package.create_file("a.py", "x = 1\n")
+    package.create_file("sub/b.py", "y = 2\n")
+    package.create_file("notes.txt", "not code")
+    first = kept_results.code_digest(package.full_path)
+    self.assertEqual(kept_results.code_digest(package.full_path), first)
+    with open(os.path.join(package.full_path, "notes.txt"), "w") as f:
+      f.write("still not code")
+    self.assertEqual(kept_results.code_digest(package.full_path), first)
+    with open(os.path.join(package.full_path, "sub", "b.py"), "w") as f:
+      f.write("y = 3\n")
+    self.assertNotEqual(kept_results.code_digest(package.full_path), first)
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -12,7 +12,11 @@ Every run's TensorBoard logs lie under --out, so `tensorboard --logdir=<out>`
 compares methods and seeds side by side (HParams tab: flags and test accuracy). RADARS also runs with the search time budget cut
 by --short_factor: if that still matches rl's test accuracy, RADARS reached rl's
 accuracy in 1/short_factor of rl's search time (the paper's claim is 2.5x).
-Finished runs are reused; delete a run's directory to redo it.
+Finished runs are reused; delete a run's directory to redo it. Every finished run's
+results (its per-step history left out) also go into --ledger, under the
+comparison's protocol and a digest of the package's code: a later sitting, on this
+machine or another where --out's run directories are gone, takes them from there.
+Keep the ledger in the repository (docs/results/) to build a table over sittings.
 """
 import os
 import statistics
@@ -21,7 +25,12 @@ import sys
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run_child  # pylint: disable=g-import-not-at-top,wrong-import-position  (tools/)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import kept_results  # tools/
+import run_child  # tools/
+from radars_tf.checkpointing import write_json_atomic
+# pylint: enable=g-import-not-at-top,wrong-import-position
 # tools/keras_tuner_search.py's methods: RandomSearch, Hyperband, BayesianOptimization.
 KERAS_TUNERS = ("keras_tuner", "keras_tuner_hyperband", "keras_tuner_bayesian")
 
@@ -38,13 +47,49 @@ flags.DEFINE_float("memory_budget_mb", 512, "Per-replica memory budget.")
 flags.DEFINE_float("target_accuracy", 92.5, "Test accuracy % RADARS should reach.")
 flags.DEFINE_string("space", "large", "Search space.")
 flags.DEFINE_string("dataset", "fashion_mnist", "Dataset.")
+flags.DEFINE_string("ledger", "", "JSON file keeping every finished run's results "
+                    "under this comparison's protocol and code (default: "
+                    "<out>/ledger.json).")
 FLAGS = flags.FLAGS
+# What a run's results keep in the ledger: all but the per-step history.
+NOT_KEPT = ("pruning_history", "best_curve")
 
 
-def run_one(method: str, seed: str, seconds: float, extra) -> dict:
-  """results.json of one run, or {"refused": reason}."""
-  model_dir = os.path.join(FLAGS.out, f"{method.replace(':', '-')}-t{seconds:.0f}"
-                           f"-seed{seed}")
+def protocol(extra) -> dict:
+  """What a kept result depends on besides its method and seed."""
+  return {"space": FLAGS.space, "dataset": FLAGS.dataset,
+          "memory_budget_mb": FLAGS.memory_budget_mb,
+          "max_search_seconds": FLAGS.max_search_seconds,
+          "short_factor": FLAGS.short_factor, "extra": list(extra),
+          "code": kept_results.code_digest()}
+
+
+def ledger_entry(result: dict):
+  """What the ledger keeps of a run's result, or None for a run that broke
+  (killed, crashed: it runs again) rather than refused in one line."""
+  if result.get("refused", "").startswith("exit "):
+    return None
+  return {k: v for k, v in result.items() if k not in NOT_KEPT}
+
+
+def run_one(method: str, seed: str, seconds: float, extra, ledger: dict,
+            ledger_path: str) -> dict:
+  """results of one run (kept in `ledger`, or run now and added to it and to
+  `ledger_path`), or {"refused": reason}."""
+  name = f"{method.replace(':', '-')}-t{seconds:.0f}-seed{seed}"
+  runs = ledger.setdefault("runs", {})
+  if name in runs:
+    return runs[name]
+  result = start_run(method, seed, seconds, extra, os.path.join(FLAGS.out, name))
+  entry = ledger_entry(result)
+  if entry is not None:
+    runs[name] = entry
+    write_json_atomic(ledger_path, ledger)
+  return result
+
+
+def start_run(method: str, seed: str, seconds: float, extra, model_dir: str) -> dict:
+  """results.json of the run in `model_dir`, run now unless it finished before."""
   entry = (["tools/keras_tuner_search.py"] if method in KERAS_TUNERS
            else run_child.RUN)
   if method.startswith(GENOTYPE):
@@ -145,6 +190,8 @@ def verdicts(results: dict, budget_mb: float, target: float, short_label: str = 
 def main(argv):
   extra = argv[1:]
   os.makedirs(FLAGS.out, exist_ok=True)
+  ledger_path = FLAGS.ledger or os.path.join(FLAGS.out, "ledger.json")
+  ledger = kept_results.load(ledger_path, protocol(extra))
   full = FLAGS.max_search_seconds
   plan = [(m, m, full) for m in FLAGS.methods]
   short_label = ""
@@ -164,7 +211,8 @@ def main(argv):
   results = {label: [] for label, _, _ in plan}
   for seed in FLAGS.seeds:
     for label, method, seconds in plan:
-      results[label].append(run_one(method, seed, seconds, extra))
+      results[label].append(run_one(method, seed, seconds, extra, ledger,
+                                    ledger_path))
   rl = accuracies(results.get("rl", []))
   for label, method, seconds in plan:
     acc = accuracies(results[label])

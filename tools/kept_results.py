@@ -1,7 +1,11 @@
 """Results a benchmark keeps on disk between sittings, tied to the protocol that
 produced them: a later run continues them only under the same protocol."""
+import hashlib
 import json
 import os
+
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "radars_tf")
 
 
 def load(path: str, protocol: dict) -> dict:
@@ -15,3 +19,17 @@ def load(path: str, protocol: dict) -> dict:
     raise SystemExit(f"error: {path} holds results of another protocol (space, "
                      "config, flags or code changed); use another --out")
   return kept
+
+
+def code_digest(package: str = PACKAGE) -> str:
+  """A digest of the package's Python sources: results kept under it were produced
+  by exactly this code (committed or not)."""
+  digest = hashlib.sha256()
+  for root, dirs, files in os.walk(package):
+    dirs.sort()
+    for name in sorted(f for f in files if f.endswith(".py")):
+      path = os.path.join(root, name)
+      digest.update(os.path.relpath(path, package).encode() + b"\0")
+      with open(path, "rb") as f:
+        digest.update(f.read() + b"\0")
+  return digest.hexdigest()[:16]
