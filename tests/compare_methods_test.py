@@ -1,6 +1,5 @@
 """tools/compare_methods.py: table rows and target verdicts from run results."""
 import importlib.util
-import json
 import os
 import sys
 import tempfile
@@ -77,25 +76,16 @@ class CompareMethodsTest(absltest.TestCase):
     self.assertTrue(got[0].startswith("- MISSED: radars measured peak 700 MB"))
     self.assertTrue(got[1].startswith("- MISSED: dnas refuses or exceeds"))
 
-  def test_finished_runs_are_kept_in_the_ledger_and_taken_from_it(self):
+  def test_a_run_is_named_by_method_time_and_seed_in_the_ledger(self):
     out = self.create_tempdir().full_path
-    path = os.path.join(out, "ledger.json")
-    ledger = {"protocol": {"space": "large"}}
-    done = dict(run(0.9), pruning_history=[1] * 100, best_curve=[[1, 0.5]])
-    crashed = {"refused": "exit -9: Killed"}
+    ledger = cm.kept_results.Ledger(os.path.join(out, "ledger.json"), {"x": 1})
     with flagsaver.flagsaver(out=out), mock.patch.object(
-        cm, "start_run", side_effect=[done, crashed, REFUSED]) as start:
-      self.assertEqual(cm.run_one("radars", "0", 240, [], ledger, path), done)
-      self.assertEqual(cm.run_one("radars", "0", 240, [], ledger, path), run(0.9))
-      self.assertEqual(cm.run_one("rl", "0", 240, [], ledger, path), crashed)
-      self.assertEqual(cm.run_one("dnas", "0", 240, [], ledger, path), REFUSED)
-    self.assertEqual(start.call_count, 3)       # the kept run did not run again
-    with open(path) as f:
-      kept = json.load(f)
-    self.assertEqual(kept["protocol"], {"space": "large"})
-    # The per-step history is left out; a crash is not kept (it runs again).
-    self.assertEqual(kept["runs"], {"radars-t240-seed0": run(0.9),
-                                    "dnas-t240-seed0": REFUSED})
+        cm, "start_run", return_value=run(0.9)) as start:
+      cm.run_one("genotype:plain_conv", "3", 96, [], ledger)
+      cm.run_one("genotype:plain_conv", "3", 96, [], ledger)
+    start.assert_called_once_with("genotype:plain_conv", "3", 96, [],
+                                  os.path.join(out, "genotype-plain_conv-t96-seed3"))
+    self.assertEqual(list(ledger.runs), ["genotype-plain_conv-t96-seed3"])
 
   def test_without_matplotlib_the_figure_is_skipped_in_one_line(self):
     modules = {k: v for k, v in sys.modules.items() if k != "figures"}
@@ -103,7 +93,7 @@ class CompareMethodsTest(absltest.TestCase):
     with mock.patch.dict(sys.modules, modules, clear=True):
       line = cm.draw_figure({"radars": [run(0.9)]}, tempfile.mkdtemp(), "t")
     self.assertEqual(line, "figure skipped: matplotlib is not installed (bash "
-                     "tools/setup.sh --bench); the table above is complete")
+                     "tools/setup.sh --bench); the text above is complete")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,27 @@ class KeptResultsTest(absltest.TestCase):
       f.write("y = 3\n")
     self.assertNotEqual(kept_results.code_digest(package.full_path), first)
 
+  def test_ledger_keeps_finished_runs_and_takes_them_from_its_file(self):
+    path = os.path.join(self.create_tempdir().full_path, "ledger.json")
+    done = {"test_accuracy": 0.9, "pruning_history": [1] * 100, "best_curve": [1]}
+    refused = {"refused": "dnas: the full supernet needs 4166 MB, budget 512 MB"}
+    crashed = {"refused": "exit -9: Killed"}
+    ledger = kept_results.Ledger(path, {"space": "large"})
+    self.assertEqual(ledger.run("a", lambda: done), done)
+    self.assertEqual(ledger.run("b", lambda: crashed), crashed)
+    self.assertEqual(ledger.run("c", lambda: refused), refused)
+    # A later sitting (a new Ledger on the file) does not run a kept run again;
+    # the crash was not kept, so it runs again.
+    later = kept_results.Ledger(path, {"space": "large"})
+    self.assertEqual(later.run("a", lambda: self.fail("ran again")),
+                     {"test_accuracy": 0.9})      # per-step history left out
+    self.assertEqual(later.run("c", lambda: self.fail("ran again")), refused)
+    self.assertEqual(later.run("b", lambda: done), done)
+    with open(path) as f:
+      self.assertEqual(sorted(json.load(f)["runs"]), ["a", "b", "c"])
+    with self.assertRaises(SystemExit):         # another protocol: refused
+      kept_results.Ledger(path, {"space": "xlarge"})
+
 
 if __name__ == "__main__":
   absltest.main()

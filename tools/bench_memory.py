@@ -269,17 +269,10 @@ def main(argv):
     print_op_table(rows)
     return
   print_tables(rows)
-  try:
-    import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
-  except ImportError as e:      # matplotlib is a benchmark extra
-    print(f"figure skipped: {e.name} is not installed (bash tools/setup.sh --bench); "
-          "the tables above are complete")
-    return
-  figure = os.path.join(FLAGS.out, "memory.png")
-  figures.memory(rows, figure, f"space {space.name}, input {SHAPE}, device "
-                 f"{memory_probe.device_name()}, TF {tf.__version__}")
-  figures.to_tensorboard(figure, os.path.join(FLAGS.out, "figures"), "memory")
-  print(f"figure: {figure} (also in TensorBoard under {FLAGS.out}/figures)")
+  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  print(figures.drawn(lambda path: figures.memory(
+      rows, path, f"space {space.name}, input {SHAPE}, device "
+      f"{memory_probe.device_name()}, TF {tf.__version__}"), FLAGS.out, "memory"))
 
 
 if __name__ == "__main__":

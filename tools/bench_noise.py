@@ -7,8 +7,10 @@ search chooses among). From the seed spread: the smallest difference of mean tes
 accuracy that n seeds per method would see (two-sided 95%, power 80%), and the
 seeds a 0.5-point difference needs.
 
-Every run is kept under --out and reused, so the table can be built over several
-sittings; flags after `--` go to every run (its final protocol):
+Every run is kept under --out and reused, and its results in --ledger (under the
+protocol and a digest of the package's code), so the table can be built over
+several sittings, also where --out's runs are gone; flags after `--` go to every
+run (its final protocol):
 
   python tools/bench_noise.py --out=runs/noise --space=large -- --final_epochs=1
 """
@@ -25,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import kept_results  # tools/
 import run_child  # tools/
-from radars_tf.checkpointing import write_json_atomic
 from radars_tf import known_genotypes
 from radars_tf.errors import UserError
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -38,6 +39,8 @@ flags.DEFINE_string("genotype", "mobilenetv2_e3",
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Training seeds of --genotype.")
 flags.DEFINE_integer("random_genotypes", 20, "Random genotypes, one seed each.")
 flags.DEFINE_integer("arch_seed", 0, "Seed of the random genotypes.")
+flags.DEFINE_string("ledger", "", "JSON file keeping every finished run's results "
+                    "(default: <out>/ledger.json).")
 flags.DEFINE_float("difference", 0.5, "Difference (points) a comparison must see.")
 FLAGS = flags.FLAGS
 
@@ -80,18 +83,20 @@ def main(argv):
     raise SystemExit(f"error: {e}") from None
   space = search_space.load(FLAGS.space)
   os.makedirs(FLAGS.out, exist_ok=True)
-  path = os.path.join(FLAGS.out, "protocol.json")
-  kept = kept_results.load(path, {
-      "space": FLAGS.space, "dataset": FLAGS.dataset, "genotype": FLAGS.genotype,
-      "arch_seed": FLAGS.arch_seed, "extra": extra})
-  if not os.path.exists(path):      # kept, not rewritten, like the genotype files
-    write_json_atomic(path, kept)
+  ledger = kept_results.Ledger(
+      FLAGS.ledger or os.path.join(FLAGS.out, "ledger.json"),
+      {"space": FLAGS.space, "dataset": FLAGS.dataset, "genotype": FLAGS.genotype,
+       "arch_seed": FLAGS.arch_seed, "extra": extra,
+       "code": kept_results.code_digest()})
   common = [*extra, f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}"]
+
+  def run(name: str, args) -> dict:
+    return ledger.run(name, lambda: run_child.run_once(
+        [*common, *args], os.path.join(FLAGS.out, name)))
   seeded = []
   for seed in FLAGS.seeds:
-    seeded.append(run_child.run_once(
-        [*common, f"--genotype={FLAGS.genotype}", f"--seed={seed}"],
-        os.path.join(FLAGS.out, f"genotype-seed{seed}")))
+    seeded.append(run(f"genotype-seed{seed}",
+                      [f"--genotype={FLAGS.genotype}", f"--seed={seed}"]))
     print(f"{FLAGS.genotype} seed {seed}: "
           f"{seeded[-1].get('test_accuracy', seeded[-1])}", flush=True)
   randoms = []
@@ -101,9 +106,8 @@ def main(argv):
     if not os.path.exists(path):      # the protocol fixes it: kept, not rewritten
       with open(path, "w") as f:
         f.write(geno.to_json())
-    randoms.append(run_child.run_once(
-        [*common, f"--genotype={os.path.abspath(path)}", "--seed=0"],
-        os.path.join(FLAGS.out, f"random{i:02d}-seed0")))
+    randoms.append(run(f"random{i:02d}-seed0",
+                       [f"--genotype={os.path.abspath(path)}", "--seed=0"]))
     print(f"random genotype {i}: {randoms[-1].get('test_accuracy', randoms[-1])}",
           flush=True)
   lines = [f"{FLAGS.dataset}, space {FLAGS.space}, final protocol flags: "

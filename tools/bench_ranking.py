@@ -9,8 +9,10 @@ on rank architectures as training them stand-alone does?
    constant or cosine-decayed by --gt_schedule) with
    every seed of --gt_seeds, and evaluated on the first --val_examples examples of
    the search's validation part. Every finished (architecture, seed) accuracy, and
-   the `child` proxy, is kept in <out>/ground_truth.json and reused: an
-   interrupted run continues, and a run with other search flags reuses them.
+   the `child` proxy, is kept in --ground_truth (<out>/ground_truth.json) and
+   reused: an interrupted run continues, and a run with other search flags reuses
+   them (keep the file in the repository, docs/results/, to keep it across
+   machines).
 2. The proxies, each scoring the same architectures on the same validation
    examples: FLOPs (no training: the trivial proxy a search signal must beat),
    `child` (rl's score: a child trained --child_train_steps from
@@ -48,6 +50,8 @@ flags.DEFINE_list("gt_seeds", ["0", "1"], "Training seeds of the ground truth.")
 flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring.")
 flags.DEFINE_integer("val_examples", 1024, "Validation examples every score uses.")
 flags.DEFINE_integer("rl_phases", 2, "RL phases after the warm-up (proxies).")
+flags.DEFINE_string("ground_truth", "", "JSON file of the kept ground truth "
+                    "(default: <out>/ground_truth.json).")
 flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
 FLAGS = flags.FLAGS
 
@@ -84,7 +88,7 @@ def main(argv):
   logging.set_verbosity(logging.ERROR)
   tf.get_logger().setLevel("ERROR")
   os.makedirs(FLAGS.out, exist_ok=True)
-  cache_path = os.path.join(FLAGS.out, "ground_truth.json")
+  cache_path = FLAGS.ground_truth or os.path.join(FLAGS.out, "ground_truth.json")
   cache = kept_results.load(cache_path, protocol())
   cache.setdefault("acc", {})
   space = ss.load(FLAGS.space)
@@ -194,10 +198,10 @@ def main(argv):
   table = os.path.join(FLAGS.out, "ranking.md")
   with open(table, "w") as f:
     f.write("\n".join(lines) + "\n")
-  figure = os.path.join(FLAGS.out, "ranking.png")
-  figures.ranking(truth, scored, taus, figure, lines[0])
   print("\n".join(lines))
-  print(f"written to {table} and {figure}")
+  print(f"written to {table}")
+  print(figures.drawn(lambda path: figures.ranking(truth, scored, taus, path,
+                                                   lines[0]), FLAGS.out, "ranking"))
   return 0
 
 

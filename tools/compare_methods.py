@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import kept_results  # tools/
 import run_child  # tools/
-from radars_tf.checkpointing import write_json_atomic
 # pylint: enable=g-import-not-at-top,wrong-import-position
 # tools/keras_tuner_search.py's methods: RandomSearch, Hyperband, BayesianOptimization.
 KERAS_TUNERS = ("keras_tuner", "keras_tuner_hyperband", "keras_tuner_bayesian")
@@ -51,8 +50,6 @@ flags.DEFINE_string("ledger", "", "JSON file keeping every finished run's result
                     "under this comparison's protocol and code (default: "
                     "<out>/ledger.json).")
 FLAGS = flags.FLAGS
-# What a run's results keep in the ledger: all but the per-step history.
-NOT_KEPT = ("pruning_history", "best_curve")
 
 
 def protocol(extra) -> dict:
@@ -64,28 +61,13 @@ def protocol(extra) -> dict:
           "code": kept_results.code_digest()}
 
 
-def ledger_entry(result: dict):
-  """What the ledger keeps of a run's result, or None for a run that broke
-  (killed, crashed: it runs again) rather than refused in one line."""
-  if result.get("refused", "").startswith("exit "):
-    return None
-  return {k: v for k, v in result.items() if k not in NOT_KEPT}
-
-
-def run_one(method: str, seed: str, seconds: float, extra, ledger: dict,
-            ledger_path: str) -> dict:
-  """results of one run (kept in `ledger`, or run now and added to it and to
-  `ledger_path`), or {"refused": reason}."""
+def run_one(method: str, seed: str, seconds: float, extra,
+            ledger: kept_results.Ledger) -> dict:
+  """results of one run (kept in `ledger`, or run now and kept), or
+  {"refused": reason}."""
   name = f"{method.replace(':', '-')}-t{seconds:.0f}-seed{seed}"
-  runs = ledger.setdefault("runs", {})
-  if name in runs:
-    return runs[name]
-  result = start_run(method, seed, seconds, extra, os.path.join(FLAGS.out, name))
-  entry = ledger_entry(result)
-  if entry is not None:
-    runs[name] = entry
-    write_json_atomic(ledger_path, ledger)
-  return result
+  return ledger.run(name, lambda: start_run(method, seed, seconds, extra,
+                                            os.path.join(FLAGS.out, name)))
 
 
 def start_run(method: str, seed: str, seconds: float, extra, model_dir: str) -> dict:
@@ -190,8 +172,8 @@ def verdicts(results: dict, budget_mb: float, target: float, short_label: str = 
 def main(argv):
   extra = argv[1:]
   os.makedirs(FLAGS.out, exist_ok=True)
-  ledger_path = FLAGS.ledger or os.path.join(FLAGS.out, "ledger.json")
-  ledger = kept_results.load(ledger_path, protocol(extra))
+  ledger = kept_results.Ledger(FLAGS.ledger or os.path.join(FLAGS.out, "ledger.json"),
+                               protocol(extra))
   full = FLAGS.max_search_seconds
   plan = [(m, m, full) for m in FLAGS.methods]
   short_label = ""
@@ -211,8 +193,7 @@ def main(argv):
   results = {label: [] for label, _, _ in plan}
   for seed in FLAGS.seeds:
     for label, method, seconds in plan:
-      results[label].append(run_one(method, seed, seconds, extra, ledger,
-                                    ledger_path))
+      results[label].append(run_one(method, seed, seconds, extra, ledger))
   rl = accuracies(results.get("rl", []))
   for label, method, seconds in plan:
     acc = accuracies(results[label])
@@ -233,17 +214,10 @@ def main(argv):
 
 def draw_figure(results, out: str, title: str) -> str:
   """Draws the comparison figure into `out`; returns the line saying where, or why
-  not (matplotlib is a benchmark extra: `bash tools/setup.sh --bench`)."""
-  try:
-    import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
-  except ImportError as e:
-    return (f"figure skipped: {e.name} is not installed (bash tools/setup.sh "
-            "--bench); the table above is complete")
-  figure = os.path.join(out, "comparison.png")
-  figures.comparison(results, figure, title)
-  figures.to_tensorboard(figure, os.path.join(out, "figures"), "comparison")
-  return f"figure: {figure} (also in TensorBoard under {out}/figures)"
-
+  not."""
+  import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
+  return figures.drawn(lambda path: figures.comparison(results, path, title), out,
+                       "comparison")
 
 if __name__ == "__main__":
   app.run(main)

@@ -9,12 +9,17 @@ also puts a figure into a TensorBoard logdir (Images tab).
 import json
 import os
 import sys
-from typing import Dict, Sequence
+from typing import Callable, Dict, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
+import numpy as np
+
+try:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+  MISSING = ""
+except ImportError as _e:            # a benchmark extra: bash tools/setup.sh --bench
+  plt, MISSING = None, _e.name
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -146,6 +151,18 @@ def memory(rows: Dict[str, dict], path: str, title: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def drawn(draw: Callable[[str], None], out: str, name: str) -> str:
+  """Draws figure `name` by `draw(path)` into `out` and into TensorBoard under
+  `out`/figures; returns the line saying where, or why not."""
+  if MISSING:
+    return (f"figure skipped: {MISSING} is not installed (bash tools/setup.sh "
+            "--bench); the text above is complete")
+  path = os.path.join(out, f"{name}.png")
+  draw(path)
+  to_tensorboard(path, os.path.join(out, "figures"), name)
+  return f"figure: {path} (also in TensorBoard under {out}/figures)"
 
 
 def to_tensorboard(png: str, logdir: str, name: str) -> None:

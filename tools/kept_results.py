@@ -3,6 +3,11 @@ produced them: a later run continues them only under the same protocol."""
 import hashlib
 import json
 import os
+import sys
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "radars_tf")
@@ -33,3 +38,27 @@ def code_digest(package: str = PACKAGE) -> str:
       with open(path, "rb") as f:
         digest.update(f.read() + b"\0")
   return digest.hexdigest()[:16]
+
+
+class Ledger:
+  """Finished runs' results in one JSON file under a protocol (kept in the
+  repository, e.g. docs/results/, a table survives machines whose run directories
+  are gone). What a run's results keep: all but `not_kept` (per-step history)."""
+
+  def __init__(self, path: str, protocol: dict, not_kept=("pruning_history",
+                                                          "best_curve")):
+    self.path, self.not_kept = path, not_kept
+    self.kept = load(path, protocol)
+    self.runs = self.kept.setdefault("runs", {})
+
+  def run(self, name: str, start: Callable[[], dict]) -> dict:
+    """The kept results of run `name`, or `start()`'s, kept unless the run broke
+    (killed, crashed: `{"refused": "exit ..."}` runs again next time); a one-line
+    refusal is kept like a result."""
+    if name in self.runs:
+      return self.runs[name]
+    result = start()
+    if not result.get("refused", "").startswith("exit "):
+      self.runs[name] = {k: v for k, v in result.items() if k not in self.not_kept}
+      write_json_atomic(self.path, self.kept)
+    return result
