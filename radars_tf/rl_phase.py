@@ -116,10 +116,12 @@ class RlPhase:
     host.record("warmup", steps=len(losses), mean_loss=float(np.mean(losses)),
                 final_loss=float(np.mean(tail)))
 
-  def run(self) -> List[Sample]:
+  def run(self, to_deadline: bool = False) -> List[Sample]:
     """One RL phase: shared-weight training and agent iterations in turns; adds
     what the episodes showed to the evidence and returns it ((choices used,
-    reward) per episode)."""
+    reward) per episode). A phase that prunes `to_deadline` (RADARS before DNAS)
+    stops at the RL deadline, mid-iteration too, except in the search's first
+    iteration (the first evidence); between DNAS rounds a phase runs one."""
     host, cfg, state = self.host, self.host.cfg, self.host.state
     self.sync()                      # follow any pruning since the unit began
     self.update_reference()
@@ -133,10 +135,11 @@ class RlPhase:
     self.score_batches = [next(host.val_iter) for _ in range(cfg.score_batches)]
     self.used, done = [], 0
     for it in range(iters):
-      if it and host.schedule.rl_over(host.elapsed):
+      exempt = it == 0 and not (to_deadline and state.rl_phases)
+      if not exempt and host.schedule.rl_over(host.elapsed):
         break                        # the RL share of the time budget is spent
       host.reporter.check_stop()
-      self.cut_at_deadline = it > 0
+      self.cut_at_deadline = not exempt
       started = time.perf_counter()
       try:
         loss = self.paths.train(host.train_iter, cfg.path_train_steps,
@@ -163,7 +166,8 @@ class RlPhase:
                              "policy probability per layer (rows) and candidate")
     host.record("rl_phase", phase=state.rl_phases, iterations=done,
                 episodes=len(self.used),
-                reward_mean=float(np.mean([r for _, r in self.used])),
+                reward_mean=(float(np.mean([r for _, r in self.used]))
+                             if self.used else None),
                 log10_size=sub.log10_size())
     state.rl_phases += 1
     state.evidence.add(self.used)

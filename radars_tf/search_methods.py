@@ -133,7 +133,7 @@ class RadarsSearch(SupernetSearch):
   def rl_prune_unit(self) -> None:
     """An RL phase, then pruning on the evidence of all phases so far (none when
     the evidence condemns no candidate yet: the next phase collects more)."""
-    self.rl.run()
+    self.rl.run(to_deadline=True)
     deadline = self.schedule.rl_over(self.elapsed)
     sub, decisions = self.rl.prune_to_fit(deadline)
     if deadline:

@@ -266,6 +266,31 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertEqual((phase["iterations"], phase["episodes"]), (1, 6))
     self.assertEqual(before_dnas[0], 6)
 
+  def test_rl_deadline_cuts_a_later_phase_in_its_first_iteration(self):
+    # One iteration of 4 episodes a phase; nothing is condemned, so a second phase
+    # follows the first. The RL deadline (60 s of 100) passes at the 6th reward,
+    # in the second phase's first iteration, which stops there (its rewards
+    # count); or between the first phase's pruning and the second's start, which
+    # then scores nothing.
+    scores = []
+    at_6th_reward = lambda search: 60 if len(scores) >= 6 else 0
+    after_unit_1 = lambda search: 60 if search.state.units >= 2 else 0
+    for clock, second in ((at_6th_reward, (0, 2)), (after_unit_1, (0, 0))):
+      with self.subTest(second=second):
+        scores.clear()
+        search = search_methods.RadarsSearch(self.context(
+            memory_budget_mb=16, max_search_seconds=100, rl_iterations_per_phase=1,
+            min_samples=10_000, max_samples=10_000))
+        with recording(single_path.SinglePathTrainer, "score", scores, lambda: 1), \
+            mock.patch.object(search_loop.Search, "elapsed", property(clock)):
+          out = search.run()
+        kinds = [e["kind"] for e in out.events]
+        phases = [e for e in out.events if e["kind"] == "rl_phase"]
+        self.assertEqual([(p["iterations"], p["episodes"]) for p in phases[:2]],
+                         [(1, 4), second])
+        self.assertEqual(kinds[kinds.index("rl_phase") + 2], "rl_deadline")
+        self.assertIn("dnas_round", kinds)
+
   def test_no_round_begun_that_cannot_count_before_the_budget(self):
     # After round 1 the clock reads 99 of 100 s: a next round could not reach a
     # quarter of its steps, so neither it nor the RL phase before it begins.
