@@ -197,7 +197,8 @@ class DataSource:
   def dataset(self, part: str, batch_size: int, training: bool,
               input_context: Optional[tf.distribute.InputContext] = None,
               seed: Optional[int] = None, skip_batches: int = 0,
-              augment: Optional[bool] = None) -> tf.data.Dataset:
+              augment: Optional[bool] = None,
+              autotune: bool = True) -> tf.data.Dataset:
     """Batches of (normalized image, label) of one part.
 
     Args:
@@ -210,6 +211,10 @@ class DataSource:
         training sees the batches the interrupted one would have seen next).
       augment: random crop (padded) and flip of training batches; None: the
         dataset's default (DatasetSpec.augment).
+      autotune: tf.data's autotuning thread; off for iterators dropped often (a
+        search's units): dropping an iterator waits for that thread, which took
+        up to 70 s at a unit's start on 2 busy cores (measured in searches).
+        Without it, parallel maps run one call a core.
     """
     seed = self.seed if seed is None else seed
     split = getattr(self.splits, part)
@@ -234,15 +239,20 @@ class DataSource:
     ds = ds.batch(batch_size, drop_remainder=training)
     if skip_batches:
       ds = ds.skip(skip_batches)
+    if not autotune:
+      options = tf.data.Options()
+      options.autotune.enabled = False
+      ds = ds.with_options(options)
     return ds.prefetch(tf.data.AUTOTUNE)
 
   def distributed(self, strategy: tf.distribute.Strategy, part: str,
                   global_batch_size: int, training: bool, seed: Optional[int] = None,
-                  skip_batches: int = 0, augment: Optional[bool] = None):
+                  skip_batches: int = 0, augment: Optional[bool] = None,
+                  autotune: bool = True):
     """The part as a distributed dataset with per-replica batches."""
     def fn(ctx):
       return self.dataset(part, ctx.get_per_replica_batch_size(global_batch_size),
-                          training, ctx, seed, skip_batches, augment)
+                          training, ctx, seed, skip_batches, augment, autotune)
     return strategy.distribute_datasets_from_function(fn)
 
   def caches(self, part: str, shards: int = 1) -> bool:

@@ -160,7 +160,7 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
   seconds = []
 
   if source is not None:       # filled before the steps, as a search's are
-    it, vit = (iter(source.dataset(part, batch, training=True))
+    it, vit = (iter(source.dataset(part, batch, training=True, autotune=False))
                for part in ("search_train", "search_val"))
     trainer.train_step(it, vit)
 

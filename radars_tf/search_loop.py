@@ -117,14 +117,15 @@ class Search:
   # --- the loop ------------------------------------------------------------------
 
   def begin_unit(self) -> None:
-    """Seeds everything from (seed, unit) and starts fresh input iterators."""
+    """Seeds everything from (seed, unit) and starts fresh input iterators
+    (without tf.data's autotuning thread: see `data.DataSource.dataset`)."""
     seed = self.unit_seed
     tf.keras.utils.set_random_seed(seed)
     source, batch = self.ctx.source, self.state.batch_size
     self.train_iter = iter(source.distributed(self.strategy, "search_train", batch,
-                                              True, seed))
+                                              True, seed, autotune=False))
     self.val_iter = iter(source.distributed(self.strategy, "search_val", batch,
-                                            True, seed + 1))
+                                            True, seed + 1, autotune=False))
 
   def run(self) -> SearchOutcome:
     if self.state.units == 0:

@@ -127,6 +127,15 @@ class FashionMnistTest(tf.test.TestCase):
     self.assertAllEqual(cached[0], uncached[0])
     self.assertAllEqual(cached[1], uncached[1])
 
+  def test_without_autotuning_the_same_batches(self):
+    src = data.DataSource("fashion_mnist", max_train_examples=512)
+    tuned = src.dataset("search_train", 32, True, seed=3)
+    fixed = src.dataset("search_train", 32, True, seed=3, autotune=False)
+    self.assertNotEqual(tuned.options().autotune.enabled, False)
+    self.assertFalse(fixed.options().autotune.enabled)
+    for a, b in zip(next(iter(tuned)), next(iter(fixed))):
+      self.assertAllEqual(a, b)
+
   def test_search_parts_are_disjoint(self):
     def images(split):
       ds = self.src.builder.as_dataset(split=split, as_supervised=True)

@@ -1,5 +1,6 @@
 """The search methods end to end on a tiny space and real Fashion-MNIST."""
 import dataclasses
+import inspect
 import itertools
 import os
 import tempfile
@@ -265,6 +266,19 @@ class SearchLoopTest(tf.test.TestCase):
     phase = [e for e in out.events if e["kind"] == "rl_phase"][0]
     self.assertEqual((phase["iterations"], phase["episodes"]), (1, 6))
     self.assertEqual(before_dnas[0], 6)
+
+  def test_units_read_without_tf_data_autotuning(self):
+    # Dropping an autotuned iterator waits for tf.data's autotuning thread (up to
+    # 70 s measured at a unit's start): a unit's iterators have none.
+    search = search_methods.RadarsSearch(self.context(memory_budget_mb=16))
+    real = data.DataSource.dataset
+    with mock.patch.object(data.DataSource, "dataset", autospec=True,
+                           side_effect=real) as made:
+      search.begin_unit()
+    calls = [inspect.signature(real).bind(*c.args, **c.kwargs).arguments
+             for c in made.call_args_list]
+    self.assertEqual([(c["part"], c["autotune"]) for c in calls],
+                     [("search_train", False), ("search_val", False)])
 
   def test_rl_deadline_cuts_a_later_phase_in_its_first_iteration(self):
     # One iteration of 4 episodes a phase; nothing is condemned, so a second phase
