@@ -13,7 +13,7 @@ compares methods and seeds side by side (HParams tab: flags and test accuracy). 
 by --short_factor: if that still matches rl's test accuracy, RADARS reached rl's
 accuracy in 1/short_factor of rl's search time (the paper's claim is 2.5x).
 Finished runs are reused; delete a run's directory to redo it. Every finished run's
-results (its per-step history left out) also go into --ledger, under the
+results (its pruning history left out) also go into --ledger, under the
 comparison's protocol and a digest of the package's code: a later sitting, on this
 machine or another where --out's run directories are gone, takes them from there.
 Keep the ledger in the repository (docs/results/) to build a table over sittings.

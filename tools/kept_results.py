@@ -43,10 +43,10 @@ def code_digest(package: str = PACKAGE) -> str:
 class Ledger:
   """Finished runs' results in one JSON file under a protocol (kept in the
   repository, e.g. docs/results/, a table survives machines whose run directories
-  are gone). What a run's results keep: all but `not_kept` (per-step history)."""
+  are gone). What a run's results keep: all but `not_kept` (the pruning history,
+  ~30x the rest)."""
 
-  def __init__(self, path: str, protocol: dict, not_kept=("pruning_history",
-                                                          "best_curve")):
+  def __init__(self, path: str, protocol: dict, not_kept=("pruning_history",)):
     self.path, self.not_kept = path, not_kept
     self.kept = load(path, protocol)
     self.runs = self.kept.setdefault("runs", {})
