@@ -79,7 +79,7 @@ class LatencyTableTest(tf.test.TestCase):
   def test_other_conditions_are_measured_apart(self):
     self.load()
     with self.counting_op_step():
-      self.load(batch=BATCH + 1)
+      self.load(batch=2 * BATCH)
     self.assertEqual(self.calls, len(self.signatures()))
     self.assertLen(os.listdir(self.dir), 2)
 
