@@ -86,8 +86,7 @@ def main(argv):
   ledger = kept_results.Ledger(
       FLAGS.ledger or os.path.join(FLAGS.out, "ledger.json"),
       {"space": FLAGS.space, "dataset": FLAGS.dataset, "genotype": FLAGS.genotype,
-       "arch_seed": FLAGS.arch_seed, "extra": extra,
-       "code": kept_results.code_digest()})
+       "arch_seed": FLAGS.arch_seed, "extra": extra})
   common = [*extra, f"--space={FLAGS.space}", f"--dataset={FLAGS.dataset}"]
 
   def run(name: str, args) -> dict:

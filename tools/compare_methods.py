@@ -53,12 +53,11 @@ FLAGS = flags.FLAGS
 
 
 def protocol(extra) -> dict:
-  """What a kept result depends on besides its method and seed."""
+  """What a kept result depends on besides its method, seed and the code."""
   return {"space": FLAGS.space, "dataset": FLAGS.dataset,
           "memory_budget_mb": FLAGS.memory_budget_mb,
           "max_search_seconds": FLAGS.max_search_seconds,
-          "short_factor": FLAGS.short_factor, "extra": list(extra),
-          "code": kept_results.code_digest()}
+          "short_factor": FLAGS.short_factor, "extra": list(extra)}
 
 
 def run_one(method: str, seed: str, seconds: float, extra,
@@ -218,6 +217,7 @@ def draw_figure(results, out: str, title: str) -> str:
   import figures  # pylint: disable=import-outside-toplevel  (tools/figures.py)
   return figures.drawn(lambda path: figures.comparison(results, path, title), out,
                        "comparison")
+
 
 if __name__ == "__main__":
   app.run(main)

@@ -6,11 +6,11 @@ import os
 import sys
 from typing import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
 
-PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "radars_tf")
+PACKAGE = os.path.join(ROOT, "radars_tf")
 
 
 def load(path: str, protocol: dict) -> dict:
@@ -22,7 +22,8 @@ def load(path: str, protocol: dict) -> dict:
     kept = json.load(f)
   if kept.get("protocol") != protocol:
     raise SystemExit(f"error: {path} holds results of another protocol (space, "
-                     "config, flags or code changed); use another --out")
+                     "config, flags or code changed); write elsewhere (another "
+                     "--out, or --ledger / --ground_truth where the tool has one)")
   return kept
 
 
@@ -41,14 +42,14 @@ def code_digest(package: str = PACKAGE) -> str:
 
 
 class Ledger:
-  """Finished runs' results in one JSON file under a protocol (kept in the
-  repository, e.g. docs/results/, a table survives machines whose run directories
-  are gone). What a run's results keep: all but `not_kept` (the pruning history,
-  ~30x the rest)."""
+  """Finished runs' results in one JSON file under a protocol and the package's
+  code digest (kept in the repository, e.g. docs/results/, a table survives
+  machines whose run directories are gone). What a run's results keep: all but
+  `not_kept` (the pruning history, ~30x the rest)."""
 
   def __init__(self, path: str, protocol: dict, not_kept=("pruning_history",)):
     self.path, self.not_kept = path, not_kept
-    self.kept = load(path, protocol)
+    self.kept = load(path, {**protocol, "code": code_digest()})
     self.runs = self.kept.setdefault("runs", {})
 
   def run(self, name: str, start: Callable[[], dict]) -> dict:
