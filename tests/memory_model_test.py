@@ -26,16 +26,19 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     sub = random_subspace(space, k, seed)
     est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=16)
     got = memory_probe.measure_in_fresh_process(space, sub, SHAPE, 10, batch=16,
-                                                 steps=1)
+                                                 steps=3)
     where = f"{name} k={k}: measured {{:.1f}} MB, estimated {{:.1f}} MB"
-    # Never over the estimate of a fresh process's step (a search's round adds
-    # its search_context term), the first (tracing) step included, and at most
-    # 15% under it.
-    self.assertBetween(got.peak_bytes / est.probe_total, 0.85, 1.0,
-                       where.format(got.peak_bytes / 2**20, est.probe_total / 2**20))
-    self.assertLessEqual(got.first_step_bytes, est.probe_total,
-                         where.format(got.first_step_bytes / 2**20,
-                                      est.probe_total / 2**20))
+    # The estimate bounds a round, its first (tracing) step included: no step
+    # over it, and the round's highest step at most 15% under it. Which step is
+    # highest depends on the space (darts k=3 on an AVX-512 CPU: first step
+    # 0.92-0.96 of the estimate, the later ones 0.82-0.88, lower when another
+    # process shares the cores; `large`: the later ones).
+    for measured in (got.peak_bytes, got.first_step_bytes):
+      self.assertLessEqual(measured, est.probe_total,
+                           where.format(measured / 2**20, est.probe_total / 2**20))
+    round_peak = max(got.peak_bytes, got.first_step_bytes)
+    self.assertGreaterEqual(round_peak / est.probe_total, 0.85,
+                            where.format(round_peak / 2**20, est.probe_total / 2**20))
     # The parts: what is held is counted exactly; each pass alone is within its
     # term plus the scheduling term (the allocator's chunking, not modelled op by
     # op, moves a pass by a few percent either way).
