@@ -3,7 +3,7 @@ retrain the genotype from scratch, evaluate once on test, export, report."""
 import dataclasses
 import json
 import os
-import platform
+import re
 import shutil
 import signal
 import sys
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from radars_tf import model_dir_lock
+from radars_tf import model_dir_lock, provenance
 from radars_tf.checkpointing import SearchCheckpoints, write_json_atomic
 from radars_tf.config import FINAL_AUGMENT, RunConfig
 from radars_tf.errors import UserError
@@ -30,6 +30,13 @@ def _jsonable(x):
   if dataclasses.is_dataclass(x):
     return dataclasses.asdict(x)
   return str(x)
+
+
+def _op_error_line(e) -> str:
+  """A TensorFlow error's message in one line, without the function node prefix."""
+  lines = [l for l in re.sub(r"^\{\{[^}]*\}\}\s*", "", e.message.strip()).splitlines()
+           if l.strip()]
+  return (lines[0].strip() if lines else "no message")[:240]
 
 
 def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
@@ -72,16 +79,6 @@ def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
     probe.close()
   except OSError as e:
     raise UserError(f"cannot write to --model_dir {d}: {e.strerror}") from e
-
-
-def versions() -> dict:
-  import keras  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  import tf_agents  # pylint: disable=import-outside-toplevel
-  return {"python": platform.python_version(), "tensorflow": tf.__version__,
-          "keras": keras.__version__, "tf_agents": tf_agents.__version__,
-          "tensorflow_datasets": tfds.__version__}
 
 
 def summary_table(results: dict) -> str:
@@ -131,7 +128,8 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   from radars_tf import data, distribution, final_training, latency_table  # pylint: disable=import-outside-toplevel
   prepare_model_dir(cfg, distribution.will_be_chief(cfg.strategy))
   from radars_tf import search_loop, search_methods, search_space  # pylint: disable=import-outside-toplevel
-  from radars_tf.step_reporter import Interrupted  # pylint: disable=import-outside-toplevel
+  from radars_tf.step_reporter import (  # pylint: disable=import-outside-toplevel
+      Interrupted, SearchFault)
   from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
 
   distribution.configure_devices(cfg.gpu_memory_limit_mb)
@@ -185,13 +183,16 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
         save_steps=cfg.final_save_steps, stop_requested=lambda: bool(stop),
         warmup_epochs=cfg.final_warmup_epochs, label_smoothing=cfg.label_smoothing,
         augment=FINAL_AUGMENT[cfg.final_augment])
-  except (tf.errors.UnavailableError, tf.errors.CancelledError) as e:
-    if cfg.strategy != "multi_worker":
-      raise
-    raise UserError(f"a worker of the cluster failed or was preempted "
-                    f"({str(e).strip().splitlines()[-1][:160]}); restart every "
-                    f"worker with the same command: they resume from the chief's "
-                    f"last checkpoint in {cfg.model_dir}") from e
+  except tf.errors.OpError as e:
+    if cfg.strategy == "multi_worker" and isinstance(
+        e, (tf.errors.UnavailableError, tf.errors.CancelledError)):
+      raise UserError(f"a worker of the cluster failed or was preempted "
+                      f"({str(e).strip().splitlines()[-1][:160]}); restart every "
+                      f"worker with the same command: they resume from the "
+                      f"chief's last checkpoint in {cfg.model_dir}") from e
+    raise SearchFault(f"TensorFlow failed: {type(e).__name__}: {_op_error_line(e)}; "
+                      f"what finished is saved in {out_dir}: run the same command "
+                      "to resume") from e
   except Interrupted:
     # The state saved after the last finished unit stands: a resumed run redoes
     # the interrupted unit from there, as after a SIGKILL.
@@ -246,7 +247,8 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
       "pruning_history": [dataclasses.asdict(d) for d in outcome.decisions],
       "events": outcome.events, "best_curve": outcome.best_curve,
       "replicas": strategy.num_replicas_in_sync, "per_replica_batch": per_replica,
-      "seed": cfg.seed, "flags": dataclasses.asdict(cfg), "versions": versions(),
+      "seed": cfg.seed, "flags": dataclasses.asdict(cfg),
+      "versions": provenance.versions(),
       "exports": {k: os.path.relpath(v, out_dir) for k, v in exports.items()},
       "model_dir": cfg.model_dir,
   }

@@ -8,6 +8,7 @@ from absl.testing import absltest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tools"))
 import kept_results  # pylint: disable=g-import-not-at-top,wrong-import-position
+from radars_tf import provenance  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 class KeptResultsTest(absltest.TestCase):
@@ -35,14 +36,14 @@ class KeptResultsTest(absltest.TestCase):
     package.create_file("a.py", "x = 1\n")
     package.create_file("sub/b.py", "y = 2\n")
     package.create_file("notes.txt", "not code")
-    first = kept_results.code_digest(package.full_path)
-    self.assertEqual(kept_results.code_digest(package.full_path), first)
+    first = provenance.code_digest(package.full_path)
+    self.assertEqual(provenance.code_digest(package.full_path), first)
     with open(os.path.join(package.full_path, "notes.txt"), "w") as f:
       f.write("still not code")
-    self.assertEqual(kept_results.code_digest(package.full_path), first)
+    self.assertEqual(provenance.code_digest(package.full_path), first)
     with open(os.path.join(package.full_path, "sub", "b.py"), "w") as f:
       f.write("y = 3\n")
-    self.assertNotEqual(kept_results.code_digest(package.full_path), first)
+    self.assertNotEqual(provenance.code_digest(package.full_path), first)
 
   def test_ledger_keeps_finished_runs_and_takes_them_from_its_file(self):
     path = os.path.join(self.create_tempdir().full_path, "ledger.json")
@@ -64,6 +65,21 @@ class KeptResultsTest(absltest.TestCase):
       self.assertEqual(sorted(json.load(f)["runs"]), ["a", "b", "c"])
     with self.assertRaises(SystemExit):         # another protocol: refused
       kept_results.Ledger(path, {"space": "xlarge"})
+
+  def test_ledger_refuses_a_result_of_other_code(self):
+    path = os.path.join(self.create_tempdir().full_path, "ledger.json")
+    ledger = kept_results.Ledger(path, {"space": "large"})
+    ours = {"test_accuracy": 0.9, "versions": {"radars_tf": provenance.code_digest()}}
+    self.assertEqual(ledger.run("a", lambda: ours), ours)
+    with self.assertRaises(SystemExit) as e:
+      ledger.run("b", lambda: {"test_accuracy": 0.8,
+                               "versions": {"radars_tf": "0123456789abcdef"}})
+    message = str(e.exception.code)
+    self.assertRegex(message, r"^error: run b was made by other radars_tf code "
+                              r"\(0123456789abcdef, this code is [0-9a-f]{16}\)")
+    self.assertNotIn("\n", message)
+    with open(path) as f:
+      self.assertEqual(sorted(json.load(f)["runs"]), ["a"])
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from radars_tf import data, pipeline
+from radars_tf import data, pipeline, provenance
 from radars_tf.config import RunConfig
 from radars_tf.errors import UserError
+from radars_tf.step_reporter import SearchFault
 from radars_tf.datasets import fashion_mnist_debian
 from radars_tf import ops  # pylint: disable=unused-import  (registers custom layers)
 from radars_tf import network  # pylint: disable=unused-import
@@ -61,6 +62,7 @@ class PipelineTest(tf.test.TestCase):
       self.assertIn(key, d)
     self.assertLessEqual(self.results["measured_peak_mb"], self.results["budget_mb"])
     self.assertEqual(self.results["versions"]["tensorflow"], tf.__version__)
+    self.assertEqual(self.results["versions"]["radars_tf"], provenance.code_digest())
 
   def test_exports_reproduce_test_accuracy(self):
     src = data.DataSource("fashion_mnist", max_train_examples=512,
@@ -133,6 +135,29 @@ class OverwriteTest(absltest.TestCase):
       f.write(cfg.to_json())
     pipeline.prepare_model_dir(cfg, chief=False)
     self.assertEqual(sorted(os.listdir(d)), ["config.json", "results.json"])
+
+
+class _ReshapeSearch:
+  """A search whose first op fails in a TensorFlow kernel."""
+
+  def run(self):
+    tf.reshape(tf.range(3), [2])
+
+
+@absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
+                     "Debian's dataset-fashion-mnist is not installed")
+class FaultTest(absltest.TestCase):
+
+  def test_a_tensorflow_failure_is_one_line_naming_what_is_saved(self):
+    d = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "run")
+    cfg = RunConfig(model_dir=d, dataset="fashion_mnist", space="tiny",
+                    max_train_examples=64, max_test_examples=64, batch_size=16,
+                    memory_budget_mb=12)
+    with self.assertRaisesRegex(
+        SearchFault, r"^TensorFlow failed: InvalidArgumentError: Input to reshape is "
+                     r"a tensor with 3 values, but the requested shape has 2 \[Op:Reshape\]; what "
+                     rf"finished is saved in {d}: run the same command to resume$"):
+      pipeline.run(cfg, quiet=True, make_search=lambda ctx: _ReshapeSearch())
 
 
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
