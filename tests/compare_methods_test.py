@@ -56,6 +56,22 @@ class CompareMethodsTest(absltest.TestCase):
         "search time",
         "- met: final radars model 93.00% >= 92.5% on test"])
 
+  def test_rounds_are_judged_against_the_estimate_band(self):
+    def rounds(*pairs):
+      r = run(0.9, 400)
+      r["events"] = [{"kind": "warmup"}] + [
+          {"kind": "dnas_round", "peak_mb": p, "estimate_mb": e} for p, e in pairs]
+      return r
+    inside = cm.verdicts({"radars": [rounds((450, 500), (400, 400))]}, 512, 99)
+    self.assertIn("- met: radars DNAS rounds measured 0.90-1.00 of their estimates: "
+                  "0.900-1.000 over 2 rounds, 0 above the estimate", inside)
+    over = cm.verdicts({"radars": [rounds((450, 500)), rounds((401, 400))]}, 512, 99)
+    self.assertIn("- MISSED: radars DNAS rounds measured 0.90-1.00 of their "
+                  "estimates: 0.900-1.002 over 2 rounds, 1 above the estimate", over)
+    loose = cm.verdicts({"radars": [rounds((449, 500))]}, 512, 99)
+    self.assertIn("- MISSED: radars DNAS rounds measured 0.90-1.00 of their "
+                  "estimates: 0.898-0.898 over 1 round, 0 above the estimate", loose)
+
   def test_every_keras_tuner_oracle_gets_a_verdict(self):
     results = {"radars": [run(0.91), run(0.93)]}
     results.update({m: [run(0.80), run(0.81)] for m in cm.KERAS_TUNERS})

@@ -128,6 +128,12 @@ def row(label: str, runs, reached: str) -> str:
           f"{reached} | {peak_cell} | {params:,.0f} | {flops:.1f} |")
 
 
+def round_ratios(runs) -> list:
+  """Measured / estimated memory of every DNAS round of `runs` (their events)."""
+  return [e["peak_mb"] / e["estimate_mb"] for r in runs if "refused" not in r
+          for e in r.get("events", ()) if e["kind"] == "dnas_round"]
+
+
 def verdicts(results: dict, budget_mb: float, target: float, short_label: str = "",
              short_factor: float = 2.5) -> list:
   """The issue's targets, each met or missed, from the measured runs."""
@@ -141,6 +147,14 @@ def verdicts(results: dict, budget_mb: float, target: float, short_label: str = 
     peak = max(r["measured_peak_mb"] for r in done)
     say(peak <= budget_mb, f"radars measured peak {peak:.0f} MB <= budget "
                            f"{budget_mb:.0f} MB")
+    ratios = round_ratios(done)
+    if ratios:
+      above = sum(q > 1 for q in ratios)
+      say(min(ratios) >= 0.9 and not above,
+          f"radars DNAS rounds measured 0.90-1.00 of their estimates: "
+          f"{min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} "
+          f"round{'s' * (len(ratios) != 1)}, "
+          f"{above} above the estimate")
   if "dnas" in results:
     d = results["dnas"]
     refused = all("refused" in r for r in d)
