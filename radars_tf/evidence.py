@@ -10,7 +10,7 @@ rewards separate candidates with smaller standard errors. The regression's
 covariance gives the standard error of each within-layer difference.
 """
 import dataclasses
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -80,6 +80,16 @@ class Evidence:
     candidate has no reward."""
     return np.where(self.count > 0, self.fit()[0], np.nan)
 
+  def best(self, layer: int, alive: Sequence[int], min_samples: int
+           ) -> Optional[int]:
+    """The layer's best-measured alive candidate (largest effect among those with
+    at least `min_samples` rewards); None unless two or more are measured."""
+    seen = [i for i in alive if self.count[layer, i] >= min_samples]
+    if len(seen) < 2:
+      return None
+    effect = self.fit()[0]
+    return max(seen, key=lambda i: (effect[layer, i], -i))
+
   def separation(self, subspace: Subspace, min_samples: int
                  ) -> List[Tuple[int, int, float]]:
     """(layer, candidate, z) for every alive candidate with at least `min_samples`
@@ -90,10 +100,10 @@ class Evidence:
     cands = self.count.shape[1]
     out = []
     for layer, alive in enumerate(subspace.alive):
-      seen = [i for i in alive if self.count[layer, i] >= min_samples]
-      if len(alive) < 2 or len(seen) < 2:
+      best = self.best(layer, alive, min_samples)
+      if best is None:
         continue
-      best = max(seen, key=lambda i: (effect[layer, i], -i))
+      seen = [i for i in alive if self.count[layer, i] >= min_samples]
       b = layer * cands + best
       for i in seen:
         if i == best:

@@ -11,7 +11,8 @@ When a time budget's RL share is spent (`deadline`), pruning must fit the budget
 on the evidence it has: after those two tiers, every other candidate but its
 layer's best-measured, ranked the same way (unmeasured ones as level with the best).
 Between DNAS rounds only candidates whose alpha is far below their layer's top
-alpha go. Never the last candidate of a layer, never a layer's best.
+alpha go. Never the last candidate of a layer; never a layer's best, unless the
+layers' bests together exceed the budget (then the least clearly best goes).
 """
 import dataclasses
 from typing import Callable, List, Optional, Tuple
@@ -97,45 +98,84 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
   from a layer with the most candidates left (so that no layer is cut down to
   its best alone while others keep many); within those, by evidence in steps of
   half a standard error (furthest below the best first), then memory (hungriest
-  first). A candidate is
-  kept when dropping it would leave no one-op-per-layer choice within the
-  budget, so pruning cannot dead-end. Returns
-  the new subspace and the decisions (none when nothing is condemned yet: more
-  evidence is needed).
+  first). A candidate is kept when dropping it would leave no one-op-per-layer
+  choice within the budget, so pruning cannot dead-end; and when the layers'
+  best-measured candidates together do not fit, the least clearly best of them
+  goes (`blocking_best`), since no other prune could make room. Returns the new
+  subspace and the decisions (none when nothing is condemned yet: more evidence
+  is needed).
   """
   decisions = []
-  before = estimate_mb(subspace)
-  if before <= budget_mb:
-    return subspace, decisions
   mean = evidence.mean()
-  worse, even = condemned(subspace, evidence, rule)
+  # the candidates no tier offers: condemned() keeps each layer's best by
+  # min_samples, and the deadline's ranked_rest() its best by two rewards
+  protected = 2 if deadline else rule.min_samples
+
+  def drop(layer, index, z, before):
+    nonlocal subspace
+    subspace = subspace.without(layer, index)
+    after = estimate_mb(subspace)
+    decisions.append(PruneDecision(
+        round_index, "rl", layer, index, space.candidates()[layer][index],
+        float(policy_probs[layer, index]), float(mean[layer, index]), None,
+        before, after, budget_mb, subspace.log10_size(),
+        int(evidence.count[layer, index]), float(z)))
+    return after
+
   def strength(c):         # evidence in steps of half a standard error, then memory
     return (round(2 * c[2]) / 2, op_memory[c[0], c[1]])
-  tiers = [worse, even]
-  if deadline:
-    tiers.append(ranked_rest(subspace, evidence, worse + even))
-  for items in tiers:
-    items = list(items)
-    while items and before > budget_mb:
-      pick = max(items, key=lambda c: (len(subspace.alive[c[0]]), strength(c),
-                                       -c[0], -c[1]))
-      items.remove(pick)
-      layer, index, z = pick
-      if len(subspace.alive[layer]) == 1:
-        continue
-      smaller = subspace.without(layer, index)
-      if estimate_mb(memory_model.cheapest_completion(smaller, op_memory)
-                     ) > budget_mb:
-        continue
-      subspace = smaller
-      after = estimate_mb(subspace)
-      decisions.append(PruneDecision(
-          round_index, "rl", layer, index, space.candidates()[layer][index],
-          float(policy_probs[layer, index]), float(mean[layer, index]), None,
-          before, after, budget_mb, subspace.log10_size(),
-          int(evidence.count[layer, index]), float(z)))
-      before = after
+
+  before = estimate_mb(subspace)
+  while before > budget_mb:
+    worse, even = condemned(subspace, evidence, rule)
+    tiers = [worse, even]
+    if deadline:
+      tiers.append(ranked_rest(subspace, evidence, worse + even))
+    for items in tiers:
+      items = list(items)
+      while items and before > budget_mb:
+        pick = max(items, key=lambda c: (len(subspace.alive[c[0]]), strength(c),
+                                         -c[0], -c[1]))
+        items.remove(pick)
+        layer, index, z = pick
+        if len(subspace.alive[layer]) == 1:
+          continue
+        if estimate_mb(memory_model.cheapest_completion(
+            subspace.without(layer, index), op_memory)) > budget_mb:
+          continue
+        before = drop(layer, index, z, before)
+    if before <= budget_mb:
+      break
+    blocking = blocking_best(subspace, evidence, protected, op_memory, estimate_mb,
+                             budget_mb)
+    if blocking is None:
+      break
+    before = drop(*blocking, before)
   return subspace, decisions
+
+
+def blocking_best(subspace: Subspace, evidence: Evidence, min_samples: int,
+                  op_memory: np.ndarray, estimate_mb: Callable[[Subspace], float],
+                  budget_mb: float) -> Optional[Tuple[int, int, float]]:
+  """(layer, candidate, -lead) of the layer's best-measured candidate to give up
+  when the bests (with the cheapest op in layers without one) exceed the budget:
+  the one least clearly ahead of its layer's next (in steps of half a standard
+  error), the largest memory saving first within a step. None when they fit."""
+  lead = {}
+  for layer, _, z in evidence.separation(subspace, min_samples):
+    lead[layer] = min(lead.get(layer, np.inf), z)
+  best = {l: evidence.best(l, subspace.alive[l], min_samples) for l in lead}
+  kept = Subspace(tuple((best[l],) if l in best else a
+                        for l, a in enumerate(subspace.alive)))
+  if estimate_mb(memory_model.cheapest_completion(kept, op_memory)) <= budget_mb:
+    return None
+  cheapest = memory_model.cheapest_completion(subspace, op_memory).alive
+  saving = {l: op_memory[l, best[l]] - op_memory[l, cheapest[l][0]] for l in best}
+  options = [l for l in best if saving[l] > 0]
+  if not options:
+    return None
+  layer = min(options, key=lambda l: (round(2 * lead[l]) / 2, -saving[l], l))
+  return layer, best[layer], -lead[layer]
 
 
 def prune_between_rounds(space: SearchSpace, subspace: Subspace,

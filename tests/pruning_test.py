@@ -144,6 +144,27 @@ class PruneToFitTest(absltest.TestCase):
     self.assertLen(decisions, 8)                 # 180 -> 100 MB
     self.assertTrue(all(0 in a for a in sub2.alive))   # each layer's best stays
 
+  def test_bests_that_together_exceed_the_budget_give_way(self):
+    # Op 0 is every layer's best and the hungriest: the bests alone need 18 MB, the
+    # budget is 12. Every other prune stops where it would leave no one-op choice
+    # within the budget; then bests go, the least clearly best first (layer 2's
+    # lead is the smallest), until the estimate fits.
+    sub = ss.Subspace.full(SPACE)
+    means = np.zeros((3, 6))
+    means[:, 0] = (0.1, 0.1, 0.03)
+    memory = np.tile(np.array([5.0, 1, 1, 1, 1, 1]), (3, 1))
+    def estimate(s):
+      return sum(memory[l, i] + 1 for l, a in enumerate(s.alive) for i in a)
+    sub2, decisions = pruning.prune_to_fit(
+        SPACE, sub, evidence_from(means), RULE, np.full((3, 6), 1 / 6), estimate,
+        12.0, 0, memory)
+    self.assertLessEqual(estimate(sub2), 12.0)
+    given_up = [(d.layer, d.index) for d in decisions if d.z < 0]
+    self.assertLen(given_up, 2)
+    self.assertEqual(given_up[0], (2, 0))
+    self.assertEqual(sum(0 in a for a in sub2.alive), 1)   # the best that fits stays
+    self.assertTrue(all(d.z >= 2.0 for d in decisions if d.index != 0))
+
   def test_nothing_to_do_when_it_fits(self):
     sub = ss.Subspace.full(SPACE)
     _, decisions = pruning.prune_to_fit(SPACE, sub, evidence_from(np.zeros((3, 6))),
