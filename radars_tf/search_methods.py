@@ -140,6 +140,10 @@ class RadarsSearch(SupernetSearch):
       self.record("rl_deadline", pruned=len(decisions))
     self.apply(sub, decisions)
     why = "at the RL deadline, evidence ranked" if deadline else "on evidence"
+    bests = sum(d.z is not None and d.z < 0 for d in decisions)
+    if bests:
+      why += (f" ({bests} of them their layer's best: the bests together exceeded "
+              "the budget)")
     self.ctx.progress.note(
         f"pruned {len(decisions)} {why}: log10 size {sub.log10_size():.1f}, "
         f"estimate {self.estimate_mb(sub):.0f} MB, budget {self.cfg.budget_mb:.0f} MB")
@@ -296,8 +300,11 @@ class GivenGenotype(Search):
 def _decision_markdown(d: PruneDecision) -> str:
   reward = "n/a" if d.mean_reward is None else f"{d.mean_reward:.3f}"
   alpha = "n/a" if d.alpha_prob is None else f"{d.alpha_prob:.3f}"
+  best = (f"its layer's best by {-d.z:.1f} standard errors, given up because the "
+          "bests together exceed the budget; " if d.z is not None and d.z < 0 else "")
   return (f"round {d.round} ({d.phase}): layer {d.layer} drops `{d.op}` "
-          f"(policy p={d.policy_prob:.3f}, mean reward {reward}, alpha p={alpha}); "
+          f"({best}policy p={d.policy_prob:.3f}, mean reward {reward}, "
+          f"alpha p={alpha}); "
           f"estimate {d.estimate_before_mb:.0f} -> {d.estimate_after_mb:.0f} MB, "
           f"budget {d.budget_mb:.0f} MB, log10 size {d.log10_size_after:.2f}")
 
