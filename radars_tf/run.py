@@ -62,8 +62,9 @@ HELP = {
                               "shared weights) per agent update.",
     "warmup_steps": "Shared-weight steps on random paths before the first RL phase.",
     "single_path_compiled": "Run each op of the shared-weight steps as its own "
-                            "tf.function: faster per step, but every op pays a trace "
-                            "on first use (pays off in long searches).",
+                            "tf.function: faster per step on a fixed path, but every "
+                            "op pays a trace on first use and every update one after "
+                            "each pruning (slower in the 13-min main job on a CPU).",
     "path_sampling": "Shared-weight paths: uniform (every layer random, SPOS) or "
                      "local (a reference path with --vary_layers layers changed, "
                      "every candidate in turn; episodes scored the same way).",
