@@ -40,6 +40,7 @@ class PruneDecision:
   log10_size_after: float
   samples: int = 0                # rewards the candidate collected
   z: Optional[float] = None       # standard errors below its layer's best
+  best_given_up: bool = False     # it was its layer's best (then -z is its lead)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +112,7 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
   # min_samples, and the deadline's ranked_rest() its best by two rewards
   protected = 2 if deadline else rule.min_samples
 
-  def drop(layer, index, z, before):
+  def drop(layer, index, z, before, best=False):
     nonlocal subspace
     subspace = subspace.without(layer, index)
     after = estimate_mb(subspace)
@@ -119,7 +120,7 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
         round_index, "rl", layer, index, space.candidates()[layer][index],
         float(policy_probs[layer, index]), float(mean[layer, index]), None,
         before, after, budget_mb, subspace.log10_size(),
-        int(evidence.count[layer, index]), float(z)))
+        int(evidence.count[layer, index]), float(z), best))
     return after
 
   def strength(c):         # evidence in steps of half a standard error, then memory
@@ -150,7 +151,7 @@ def prune_to_fit(space: SearchSpace, subspace: Subspace, evidence: Evidence,
                              budget_mb)
     if blocking is None:
       break
-    before = drop(*blocking, before)
+    before = drop(*blocking, before, best=True)
   return subspace, decisions
 
 

@@ -140,7 +140,7 @@ class RadarsSearch(SupernetSearch):
       self.record("rl_deadline", pruned=len(decisions))
     self.apply(sub, decisions)
     why = "at the RL deadline, evidence ranked" if deadline else "on evidence"
-    bests = sum(d.z is not None and d.z < 0 for d in decisions)
+    bests = sum(d.best_given_up for d in decisions)
     if bests:
       why += (f" ({bests} of them their layer's best: the bests together exceeded "
               "the budget)")
@@ -301,7 +301,7 @@ def _decision_markdown(d: PruneDecision) -> str:
   reward = "n/a" if d.mean_reward is None else f"{d.mean_reward:.3f}"
   alpha = "n/a" if d.alpha_prob is None else f"{d.alpha_prob:.3f}"
   best = (f"its layer's best by {-d.z:.1f} standard errors, given up because the "
-          "bests together exceed the budget; " if d.z is not None and d.z < 0 else "")
+          "bests together exceed the budget; " if d.best_given_up else "")
   return (f"round {d.round} ({d.phase}): layer {d.layer} drops `{d.op}` "
           f"({best}policy p={d.policy_prob:.3f}, mean reward {reward}, "
           f"alpha p={alpha}); "

@@ -159,11 +159,12 @@ class PruneToFitTest(absltest.TestCase):
         SPACE, sub, evidence_from(means), RULE, np.full((3, 6), 1 / 6), estimate,
         12.0, 0, memory)
     self.assertLessEqual(estimate(sub2), 12.0)
-    given_up = [(d.layer, d.index) for d in decisions if d.z < 0]
+    given_up = [(d.layer, d.index) for d in decisions if d.best_given_up]
     self.assertLen(given_up, 2)
     self.assertEqual(given_up[0], (2, 0))
     self.assertEqual(sum(0 in a for a in sub2.alive), 1)   # the best that fits stays
-    self.assertTrue(all(d.z >= 2.0 for d in decisions if d.index != 0))
+    self.assertTrue(all(d.z <= 0.0 for d in decisions if d.best_given_up))
+    self.assertTrue(all(d.z >= 2.0 for d in decisions if not d.best_given_up))
 
   def test_nothing_to_do_when_it_fits(self):
     sub = ss.Subspace.full(SPACE)
