@@ -3,21 +3,25 @@
 Counts, from the same op programs the layers are built from (`ops.program_cost`),
 every part a step holds at its peak, each named: what it holds throughout
 (weights with BN statistics, SGD momentum slots, alphas with their Adam slots, its
-two input batches), then the larger of its two backward passes: the
-weight pass (the activations its backward reads, every weight gradient, held
-together for clipping by the global norm, and the weight decay's temporaries) or
-the alpha pass (its activations; it computes no weight gradient). Activations are
-counted layer by layer as the backward pass frees them (`pass_peak_elems`); no term
-is a fitted factor but `scheduling`. Each part is measured apart by
-`memory_probe.measure_dnas_step` (`tools/bench_memory.py` prints them);
-tests/memory_model_test.py fails when a measured peak exceeds the estimate. On a
-GPU the input pipeline is host memory, outside the device's allocator; on a CPU
-device its buffers share the allocator, fill before a round and stay within the
-estimate during its steps (tests/memory_model_test.py), so it is not a term.
+two input batches), then the larger of its two backward passes: the weight pass
+(at its backward's peak the activations still to be read plus the weight gradients
+computed by then; at its update every gradient, held together for clipping by the
+global norm, and the weight decay's temporaries) or the alpha pass (its
+activations; it computes no weight gradient). Activations are counted layer by
+layer as the backward pass frees them (`pass_peaks`). These terms count tensors,
+as their ops request them (`memory_probe.tensor_peak` measures that apart); the
+allocator hands out chunks of up to twice a request, which `chunking` covers, and
+a search's context, which `search_context` covers: the only two fitted terms.
+`memory_probe.measure_dnas_step` measures each part apart (`tools/bench_memory.py`
+prints them); tests/memory_model_test.py fails when a measured peak exceeds the
+estimate. On a GPU the input pipeline is host memory, outside the device's
+allocator; on a CPU device its buffers share the allocator, fill before a round
+and stay within the estimate during its steps (tests/memory_model_test.py), so it
+is not a term.
 """
 import dataclasses
 import functools
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -26,7 +30,7 @@ from radars_tf.search_space import SearchSpace, Subspace, candidate_matrix
 
 BYTES = 4                  # float32
 MB = 1 << 20
-SCHEDULING = 0.13     # see MemoryEstimate.scheduling
+CHUNKING = 0.13     # see MemoryEstimate.chunking
 SEARCH_CONTEXT = 0.10     # see MemoryEstimate.search_context
 
 
@@ -36,23 +40,26 @@ class MemoryEstimate:
   optimizer_slots: int
   alphas: int           # value and two Adam slots
   inputs: int           # the step's two batches (train and val)
-  # The weight pass: its activations, then every gradient (clipping by the global
-  # norm holds them all) and the weight decay's temporaries, one per weight.
+  # The weight pass: at its backward's peak, the activations it holds and the
+  # weight gradients computed by then (of the head and the layers after the
+  # peak's); at its update, every gradient and the weight decay's temporaries
+  # (one per weight), once backward has freed its activations.
   weight_activations: int
+  early_gradients: int
   gradients: int
   weight_decay: int
   # The alpha pass: its activations only (it computes no weight gradient).
   alpha_activations: int
-  # The passes run one after the other (dnas_trainer orders them), but within a
-  # pass the executor's order of independent ops and the allocator's chunking
-  # (BFC gives a request a free chunk of up to twice its size) move the peak: a
-  # whole step measured up to 3% above what is held plus its larger pass measured
-  # alone, a pass alone up to 3% above its term, a first step 7% above its larger
-  # pass (memory_probe; `large`, `darts` and `xlarge` subspaces); at batch 64 a
-  # weight pass of large tensors measured 1.08-1.11 of its term (every layer
-  # dilconv_k7 on `xlarge`, five fresh runs; mbconv_e6 up to 1.11). Not modelled op
-  # by op: 13% of the weight pass's activations.
-  scheduling: int
+  # The passes run one after the other (dnas_trainer orders them). The terms
+  # above count tensors as requested; BFC hands a request a free chunk of up to
+  # twice its size whole, and under allow_growth its regions double from 2 MB, so
+  # a pass of large tensors is allocated more than its tensors: measured (TF's
+  # profiler, `memory_probe.tensor_peak`) mbconv_e6_k3 at batch 64, 268 MB
+  # allocated for 209 MB of tensors; up to 1.11 of the tensors in the weight pass
+  # of `xlarge` one-op supernets (tools/bench_memory.py --per_op). The executor's
+  # order of independent ops moves a peak by a few percent more. Not modelled
+  # chunk by chunk: 13% of the weight pass's activations.
+  chunking: int
   # What a search's earlier phases and its input pipeline leave in the allocator
   # when a DNAS round runs: BFC hands a request a free chunk of up to twice its
   # size, and after the warm-up and RL phases its free chunks are of other sizes;
@@ -70,13 +77,14 @@ class MemoryEstimate:
 
   @property
   def weight_pass(self) -> int:
-    return self.weight_activations + self.gradients + self.weight_decay
+    return max(self.weight_activations + self.early_gradients,
+               self.gradients + self.weight_decay)
 
   @property
   def probe_total(self) -> int:
     """A step in a fresh process on in-memory batches (`memory_probe`)."""
     return (self.held + max(self.weight_pass, self.alpha_activations)
-            + self.scheduling)
+            + self.chunking)
 
   @property
   def total(self) -> int:
@@ -138,20 +146,21 @@ def cheapest_completion(subspace: Subspace, memory: np.ndarray) -> Subspace:
                         for l, a in enumerate(subspace.alive)))
 
 
-def pass_peak_elems(space: SearchSpace, subspace: Subspace,
-                    input_shape: Tuple[int, int, int], alpha_pass: bool) -> int:
-  """Activation elements per example at the peak of one backward pass.
+def pass_peaks(space: SearchSpace, subspace: Subspace,
+               input_shape: Tuple[int, int, int], alpha_pass: bool) -> List[int]:
+  """Activation elements per example one backward pass holds at each point of its
+  way back: the stem first, then each searchable layer.
 
   Backward runs from the last layer to the first and frees each layer's kept
-  tensors once it is done, so the peak is the largest, over layers, of what the
-  layers up to it keep plus that layer's transient: the gradient arriving at its
-  output, one gradient of its input per op (summed only once all exist), and the
-  largest gradient inside an op.
+  tensors once it is done, so at a layer it holds what the layers up to it keep
+  plus that layer's transient: the gradient arriving at its output, one gradient
+  of its input per op (summed only once all exist), and the largest gradient
+  inside an op.
   """
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   held = 0 if alpha_pass else stem.kept_weight + hw * hw * cin
-  peak = held + stem.largest_elems
+  points = [held + stem.largest_elems]
   costs = layer_costs(space, tuple(input_shape))
   shortcuts = shortcut_costs(space, tuple(input_shape))
   for layer, alive in zip(space.layers(hw), subspace.alive):
@@ -175,9 +184,24 @@ def pass_peak_elems(space: SearchSpace, subspace: Subspace,
     held += in_elems if needs_input else 0
     out_elems = max(c.output_elems for c in parts)
     grads = sum(c.passes_gradient for c in parts) if to_input else 0
-    peak = max(peak, held + out_elems + grads * in_elems
-               + max(c.largest_elems for c in parts))
-  return peak
+    points.append(held + out_elems + grads * in_elems
+                  + max(c.largest_elems for c in parts))
+  return points
+
+
+def pass_peak_elems(space: SearchSpace, subspace: Subspace,
+                    input_shape: Tuple[int, int, int], alpha_pass: bool) -> int:
+  """Activation elements per example at the peak of one backward pass."""
+  return max(pass_peaks(space, subspace, input_shape, alpha_pass))
+
+
+def layer_trainable(space: SearchSpace, subspace: Subspace,
+                    input_shape: Tuple[int, int, int]) -> List[int]:
+  """Trainable weights of each searchable layer's alive ops and its shortcut."""
+  return [sum(row[i].trainable for i in alive) + (around.trainable if around else 0)
+          for row, alive, around in zip(layer_costs(space, tuple(input_shape)),
+                                        subspace.alive,
+                                        shortcut_costs(space, tuple(input_shape)))]
 
 
 def estimate(space: SearchSpace, subspace: Subspace,
@@ -187,30 +211,33 @@ def estimate(space: SearchSpace, subspace: Subspace,
   weight decay: one optimizer slot per trainable weight)."""
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
-  params, trainable = stem.params, stem.trainable
-  costs = layer_costs(space, tuple(input_shape))
-  for layer_costs_, alive, around in zip(costs, subspace.alive,
-                                         shortcut_costs(space, tuple(input_shape))):
-    params += sum(layer_costs_[i].params for i in alive) + (around.params
-                                                             if around else 0)
-    trainable += sum(layer_costs_[i].trainable for i in alive) + (
-        around.trainable if around else 0)
   head_params, _ = network.head_cost(space.stages[-1].channels, num_classes)
-  params += head_params
-  trainable += head_params
-  n_alpha = sum(len(c) for c in costs)
+  costs = layer_costs(space, tuple(input_shape))
+  per_layer = layer_trainable(space, subspace, input_shape)
+  params = stem.params + head_params + sum(
+      sum(row[i].params for i in alive) + (around.params if around else 0)
+      for row, alive, around in zip(costs, subspace.alive,
+                                    shortcut_costs(space, tuple(input_shape))))
+  trainable = stem.trainable + head_params + sum(per_layer)
+  # Backward computes the head's weight gradients first, then each layer's on its
+  # way back: at a layer, those of the layers after it (and its own) exist.
+  done = [trainable] + [head_params + sum(per_layer[l:])
+                        for l in range(len(per_layer))]
   per_example = per_replica_batch * BYTES
-  weight_act = pass_peak_elems(space, subspace, input_shape, False) * per_example
+  activations, early = max(
+      ((elems * per_example, grads * BYTES) for elems, grads in zip(
+          pass_peaks(space, subspace, input_shape, False), done)), key=sum)
+  n_alpha = sum(len(c) for c in costs)
   return MemoryEstimate(
       # each optimizer also counts its steps (int64)
       weights=params * BYTES, optimizer_slots=trainable * BYTES + 8,
       alphas=3 * n_alpha * BYTES + 8,
       inputs=2 * (hw * hw * cin + 1) * per_example,     # images and labels
-      weight_activations=weight_act,
+      weight_activations=activations, early_gradients=early,
       gradients=trainable * BYTES, weight_decay=trainable * BYTES,
       alpha_activations=pass_peak_elems(space, subspace, input_shape, True)
-      * per_example, scheduling=int(SCHEDULING * weight_act),
-      search_context=int(SEARCH_CONTEXT * weight_act))
+      * per_example, chunking=int(CHUNKING * activations),
+      search_context=int(SEARCH_CONTEXT * activations))
 
 
 def model_macs(space: SearchSpace, op_specs, input_shape: Tuple[int, int, int],

@@ -6,12 +6,14 @@ a CPU machine.
 """
 import dataclasses
 import gc
+import glob
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Callable, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +34,11 @@ class StepMeasurement:
   held_bytes: int          # weights, optimizer slots, alphas: the real variables
   weight_pass_bytes: int   # the weight half alone, above what is held
   alpha_pass_bytes: int    # the alpha half alone, above what is held
+  # The same halves counted by tensor (the bytes their ops requested, at most
+  # alive at once): what the memory model's activation and gradient terms
+  # count. The allocator's chunking is the difference (`tensor_peak`).
+  weight_pass_tensor_bytes: int = 0
+  alpha_pass_tensor_bytes: int = 0
 
 
 def device_name() -> str:
@@ -99,6 +106,65 @@ def claimed_peak(run: Callable[[], None], owned_variables: Sequence) -> int:
   return meter.claimed()
 
 
+def allocator_events(logdir: str) -> List[Tuple[int, str, dict]]:
+  """(time, kind, stats) of every allocation and deallocation the profiler wrote
+  in `logdir`, in time order; stats by name (requested_bytes, allocation_bytes,
+  addr, allocator_name, bytes_allocated, tf_op, shape)."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  out = []
+  for path in glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True):
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as f:
+      space.ParseFromString(f.read())
+    for plane in space.planes:
+      stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+      event_names = {k: v.name for k, v in plane.event_metadata.items()}
+      for line in plane.lines:
+        for ev in line.events:
+          kind = event_names.get(ev.metadata_id, "")
+          if kind not in ("MemoryAllocation", "MemoryDeallocation"):
+            continue
+          stats = {}
+          for s in ev.stats:
+            which = s.WhichOneof("value")
+            stats[stat_names.get(s.metadata_id)] = (
+                stat_names.get(s.ref_value) if which == "ref_value"
+                else getattr(s, which))
+          out.append((line.timestamp_ns * 1000 + ev.offset_ps, kind, stats))
+  out.sort(key=lambda e: e[0])
+  return out
+
+
+def profiled_events(run: Callable[[], None]) -> List[Tuple[int, str, dict]]:
+  """`run()` under TensorFlow's profiler: its allocator events (`allocator_events`)."""
+  with tempfile.TemporaryDirectory(prefix="memory_probe_") as logdir:
+    tf.profiler.experimental.start(logdir)
+    try:
+      run()
+    finally:
+      tf.profiler.experimental.stop()
+    return allocator_events(logdir)
+
+
+def tensor_peak(run: Callable[[], None]) -> int:
+  """The most bytes the tensors `run()` allocates hold at once, as their ops
+  requested them: the allocator's peak less its chunking (BFC hands a request a
+  free chunk of up to twice its size whole). Tensors allocated before `run()`
+  are not counted."""
+  on_cpu = device_name().startswith("CPU")
+  alive, held, peak = {}, 0, 0         # address -> requested bytes
+  for _, kind, st in profiled_events(run):
+    if ("cpu" in str(st.get("allocator_name", "")).lower()) != on_cpu:
+      continue
+    if kind == "MemoryAllocation":
+      alive[st["addr"]] = st["requested_bytes"]
+      held += st["requested_bytes"]
+      peak = max(peak, held)
+    else:                 # what was allocated before `run()` is not counted
+      held -= alive.pop(st["addr"], 0)
+  return peak
+
+
 class DnasRig:
   """A DNAS trainer on `subspace` with two fixed random batches (training,
   validation) and each half of its step as a tf.function: what
@@ -157,6 +223,7 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
   held = variable_bytes(rig.owned())
   weight_pass, alpha_pass = (claimed_peak(half, rig.owned()) - held
                              for half in halves)
+  weight_tensors, alpha_tensors = (tensor_peak(half) for half in halves)
   seconds = []
 
   if source is not None:       # filled before the steps, as a search's are
@@ -170,7 +237,8 @@ def measure_dnas_step(space: SearchSpace, subspace: Subspace,
       trainer.train_step(it, vit)
       seconds.append(time.perf_counter() - start)
   return StepMeasurement(claimed_peak(run, rig.owned()), float(np.mean(seconds)),
-                         first, held, weight_pass, alpha_pass)
+                         first, held, weight_pass, alpha_pass, weight_tensors,
+                         alpha_tensors)
 
 
 def measure_in_fresh_process(space: SearchSpace, subspace: Subspace,

@@ -39,16 +39,55 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     round_peak = max(got.peak_bytes, got.first_step_bytes)
     self.assertGreaterEqual(round_peak / est.probe_total, 0.85,
                             where.format(round_peak / 2**20, est.probe_total / 2**20))
-    # The parts: what is held is counted exactly; each pass alone is within its
-    # term plus the scheduling term (the allocator's chunking, not modelled op by
-    # op, moves a pass by a few percent either way).
+    # The parts: what is held is counted exactly; each pass's tensors (as their
+    # ops request them) within its term, and allocated within its term plus the
+    # chunking term (BFC hands a request a chunk of up to twice its size).
     self.assertEqual(got.held_bytes, est.held)
-    self.assertBetween(got.weight_pass_bytes / (est.weight_pass + est.scheduling),
-                       0.8, 1.0, where.format(got.weight_pass_bytes / 2**20,
-                                              est.weight_pass / 2**20))
-    self.assertBetween(
-        got.alpha_pass_bytes / (est.alpha_activations + est.scheduling), 0.6, 1.0,
-        where.format(got.alpha_pass_bytes / 2**20, est.alpha_activations / 2**20))
+    self.assertLessEqual(got.weight_pass_tensor_bytes, est.weight_pass,
+                         where.format(got.weight_pass_tensor_bytes / 2**20,
+                                      est.weight_pass / 2**20))
+    self.assertLessEqual(got.alpha_pass_tensor_bytes, est.alpha_activations,
+                         where.format(got.alpha_pass_tensor_bytes / 2**20,
+                                      est.alpha_activations / 2**20))
+    self.assertLessEqual(got.weight_pass_bytes, est.weight_pass + est.chunking,
+                         where.format(got.weight_pass_bytes / 2**20,
+                                      (est.weight_pass + est.chunking) / 2**20))
+    self.assertLessEqual(got.alpha_pass_bytes, est.alpha_activations + est.chunking,
+                         where.format(got.alpha_pass_bytes / 2**20,
+                                      (est.alpha_activations + est.chunking) / 2**20))
+
+  @parameterized.parameters("mbconv_e3_k3", "mbconv_e8_k3", "conv_k7",
+                            "sepconv_k5", "dilconv_k7", "maxpool_k3")
+  def test_pass_tensors_within_their_terms(self, op):
+    # Counted by tensor (as their ops request them), what each pass of a step of
+    # `xlarge` with `op` in every layer holds at once is at most its term and
+    # close to it: measured 0.90-0.99 (weight pass) and 0.87-0.92 (alpha pass) of
+    # the terms for these ops (tools/bench_memory.py --per_op). A term that
+    # over-counts fails, as the weight pass did for dense convs when it added every
+    # weight gradient to the activations' peak (conv_k7 0.70). Not covered here:
+    # MBConv e6/e8 with k5/k7 measure 1.0006-1.0035 of the weight pass's term (the
+    # executor starts a layer's backward before the layer after it has freed what
+    # its filter gradients read); the chunking term covers that.
+    space = ss.load("xlarge")
+    sub = ss.Subspace(tuple((c.index(op) if op in c else 0,)
+                            for c in space.candidates()))
+    est = memory_model.estimate(space, sub, SHAPE, 10, per_replica_batch=64)
+    got = memory_probe.measure_in_fresh_process(space, sub, SHAPE, 10, batch=64,
+                                                 steps=1)
+    for name, measured, term, floor in (
+        ("weight", got.weight_pass_tensor_bytes, est.weight_pass, 0.87),
+        ("alpha", got.alpha_pass_tensor_bytes, est.alpha_activations, 0.85)):
+      self.assertBetween(measured / term, floor, 1.0,
+                         f"{op} {name} pass: tensors {measured / 2**20:.1f} MB, "
+                         f"term {term / 2**20:.1f} MB")
+    # Allocated, with BFC's chunking (up to 1.12 of the term over all 36 ops),
+    # within the term plus the chunking term (0.83-0.996 of it over all 36 ops).
+    self.assertLessEqual(got.weight_pass_bytes, est.weight_pass + est.chunking,
+                         f"{op}: weight pass allocated "
+                         f"{got.weight_pass_bytes / 2**20:.1f} MB for "
+                         f"{got.weight_pass_tensor_bytes / 2**20:.1f} MB of "
+                         f"tensors, term + chunking "
+                         f"{(est.weight_pass + est.chunking) / 2**20:.1f} MB")
 
   def test_dilated_conv_step_within_the_estimate(self):
     # Dilated convs run through space-to-batch: a padded copy of their input and

@@ -26,6 +26,22 @@ class MemoryProbeTest(tf.test.TestCase):
     # up to twice its size without splitting it (measured: 9.2 MB of 8 MB here).
     self.assertBetween(claimed, 2 * n, 3 * n)
 
+  def test_tensor_peak_counts_requested_bytes_alive_at_once(self):
+    mb = 1 << 20
+    before = [tf.ones((4 * mb // 4,))]           # allocated before run()
+
+    def run():
+      before.clear()                             # its free is not counted either
+      a = tf.ones((mb // 4,))
+      b = a + tf.ones((2 * mb // 4,))[:mb // 4]  # a, the 2 MB ones, b: 4 MB
+      del a
+      c = b * 2.0                                # b and c: 2 MB
+      del c
+    peak = memory_probe.tensor_peak(run)
+    # Exactly the tensors' requested bytes (the allocator's chunks may be up to
+    # twice as large), plus the few bytes of scalars and shapes the ops allocate.
+    self.assertBetween(peak, 4 * mb, 4 * mb + 4096)
+
   def test_importing_radars_tf_first_turns_onednn_on(self):
     # Without oneDNN (its default on AVX2-only CPUs) a conv's weight gradient takes
     # an L3-sized buffer the memory model does not count (radars_tf/__init__.py).

@@ -106,9 +106,12 @@ def op_row(space: ss.SearchSpace, op: str, batch: int) -> dict:
                                         seed=r) for r in range(FLAGS.repeats)]
   return dict(est_total=est.probe_total, est_weight_pass=est.weight_pass,
               est_alpha_pass=est.alpha_activations,
+              est_chunking=est.chunking,
               peaks=[max(g.peak_bytes, g.first_step_bytes) for g in got],
               weight_passes=[g.weight_pass_bytes for g in got],
-              alpha_passes=[g.alpha_pass_bytes for g in got])
+              alpha_passes=[g.alpha_pass_bytes for g in got],
+              weight_pass_tensors=[g.weight_pass_tensor_bytes for g in got],
+              alpha_pass_tensors=[g.alpha_pass_tensor_bytes for g in got])
 
 
 def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float) -> dict:
@@ -155,16 +158,22 @@ def protocol(space: ss.SearchSpace) -> dict:
 
 def print_op_table(rows: dict) -> None:
   print("\n| op | batch | step: estimate MB / measured MB, max of repeats (ratio) | "
-        "step spread over repeats | weight pass ratio | alpha pass ratio |")
-  print("|---|---|---|---|---|---|")
+        "step spread over repeats | weight pass: tensors / term, allocated / term | "
+        "alpha pass: tensors / term, allocated / term | chunking MB: "
+        "weight pass allocated - tensors / term |")
+  print("|---|---|---|---|---|---|---|")
   for key, r in rows.items():
     if key.startswith("op "):
       _, op, b = key.split()
       print(f"| {op} | {b} | {r['est_total'] / MB:.0f} / {max(r['peaks']) / MB:.0f} "
             f"({max(r['peaks']) / r['est_total']:.2f}) | "
             f"{(max(r['peaks']) - min(r['peaks'])) / max(r['peaks']):.1%} | "
+            f"{max(r['weight_pass_tensors']) / r['est_weight_pass']:.2f}, "
             f"{max(r['weight_passes']) / r['est_weight_pass']:.2f} | "
-            f"{max(r['alpha_passes']) / r['est_alpha_pass']:.2f} |")
+            f"{max(r['alpha_pass_tensors']) / r['est_alpha_pass']:.2f}, "
+            f"{max(r['alpha_passes']) / r['est_alpha_pass']:.2f} | "
+            f"{max(w - t for w, t in zip(r['weight_passes'], r['weight_pass_tensors'])) / MB:.1f}"
+            f" / {r['est_chunking'] / MB:.1f} |")
 
 
 def print_tables(rows: dict) -> None:

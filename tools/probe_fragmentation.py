@@ -10,11 +10,9 @@ use, the live requests, the chunks' bytes, and the allocations that waste most.
 its first); `--run_dir` with `--event` takes a subspace a search recorded instead
 (with the run's space and dataset; the batch is still `--batch`, per replica).
 """
-import glob
 import json
 import os
 import sys
-import tempfile
 
 from absl import app, flags
 
@@ -24,7 +22,6 @@ from radars_tf import data, memory_model, memory_probe
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
 import tensorflow as tf
-from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 MB = memory_model.MB
 FLAGS = flags.FLAGS
@@ -54,32 +51,6 @@ def subspace_from_flags(space: ss.SearchSpace) -> ss.Subspace:
     kept = tuple(i for i, n in enumerate(names) if n in FLAGS.ops)
     alive.append(kept or (0,))
   return ss.Subspace(tuple(alive))
-
-
-def allocator_events(logdir: str):
-  """(time, kind, stats) of every allocator event the profiler recorded, in order."""
-  path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
-  space = xplane_pb2.XSpace()
-  with open(path, "rb") as f:
-    space.ParseFromString(f.read())
-  out = []
-  for plane in space.planes:
-    stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
-    event_names = {k: v.name for k, v in plane.event_metadata.items()}
-    for line in plane.lines:
-      for ev in line.events:
-        kind = event_names.get(ev.metadata_id, "")
-        if kind not in ("MemoryAllocation", "MemoryDeallocation"):
-          continue
-        stats = {}
-        for s in ev.stats:
-          which = s.WhichOneof("value")
-          value = (stat_names.get(s.ref_value) if which == "ref_value"
-                   else getattr(s, which))
-          stats[stat_names.get(s.metadata_id)] = value
-        out.append((line.timestamp_ns * 1000 + ev.offset_ps, kind, stats))
-  out.sort(key=lambda e: e[0])
-  return out
 
 
 def live_at_peak(events):
@@ -118,13 +89,10 @@ def main(argv):
   run()                               # traced, optimizer slots made
   owned = rig.owned()
   held = memory_probe.variable_bytes(owned)
-  with tempfile.TemporaryDirectory(prefix="probe_fragmentation_") as logdir:
-    meter = memory_probe.PeakMeter(owned)
-    tf.profiler.experimental.start(logdir)
-    run()
-    tf.profiler.experimental.stop()
-    claimed = meter.claimed() - held
-    in_use, live = live_at_peak(allocator_events(logdir))
+  meter = memory_probe.PeakMeter(owned)
+  events = memory_probe.profiled_events(run)
+  claimed = meter.claimed() - held
+  in_use, live = live_at_peak(events)
   term = est.weight_pass if FLAGS.part == "weight" else est.alpha_activations
   requested = sum(r for r, _, _, _ in live.values())
   chunks = sum(c for _, c, _, _ in live.values())
