@@ -195,10 +195,12 @@ def pass_peak_elems(space: SearchSpace, subspace: Subspace,
   return max(pass_peaks(space, subspace, input_shape, alpha_pass))
 
 
-def layer_trainable(space: SearchSpace, subspace: Subspace,
-                    input_shape: Tuple[int, int, int]) -> List[int]:
-  """Trainable weights of each searchable layer's alive ops and its shortcut."""
-  return [sum(row[i].trainable for i in alive) + (around.trainable if around else 0)
+def layer_weights(space: SearchSpace, subspace: Subspace,
+                  input_shape: Tuple[int, int, int], field: str) -> List[int]:
+  """`field` ("params" or "trainable") of each searchable layer's alive ops and
+  its shortcut."""
+  return [sum(getattr(row[i], field) for i in alive)
+          + (getattr(around, field) if around else 0)
           for row, alive, around in zip(layer_costs(space, tuple(input_shape)),
                                         subspace.alive,
                                         shortcut_costs(space, tuple(input_shape)))]
@@ -212,12 +214,9 @@ def estimate(space: SearchSpace, subspace: Subspace,
   hw, cin = input_shape[0], input_shape[2]
   stem = ops.op_cost(ops.STEM, hw, cin, space.stem_channels, 1)
   head_params, _ = network.head_cost(space.stages[-1].channels, num_classes)
-  costs = layer_costs(space, tuple(input_shape))
-  per_layer = layer_trainable(space, subspace, input_shape)
+  per_layer = layer_weights(space, subspace, input_shape, "trainable")
   params = stem.params + head_params + sum(
-      sum(row[i].params for i in alive) + (around.params if around else 0)
-      for row, alive, around in zip(costs, subspace.alive,
-                                    shortcut_costs(space, tuple(input_shape))))
+      layer_weights(space, subspace, input_shape, "params"))
   trainable = stem.trainable + head_params + sum(per_layer)
   # Backward computes the head's weight gradients first, then each layer's on its
   # way back: at a layer, those of the layers after it (and its own) exist.
@@ -227,7 +226,7 @@ def estimate(space: SearchSpace, subspace: Subspace,
   activations, early = max(
       ((elems * per_example, grads * BYTES) for elems, grads in zip(
           pass_peaks(space, subspace, input_shape, False), done)), key=sum)
-  n_alpha = sum(len(c) for c in costs)
+  n_alpha = sum(len(c) for c in layer_costs(space, tuple(input_shape)))
   return MemoryEstimate(
       # each optimizer also counts its steps (int64)
       weights=params * BYTES, optimizer_slots=trainable * BYTES + 8,

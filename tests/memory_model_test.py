@@ -64,7 +64,7 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     # close to it: measured 0.90-0.99 (weight pass) and 0.87-0.92 (alpha pass) of
     # the terms for these ops (tools/bench_memory.py --per_op). A term that
     # over-counts fails, as the weight pass did for dense convs when it added every
-    # weight gradient to the activations' peak (conv_k7 0.70). Not covered here:
+    # weight gradient to the activations' peak (conv_k7 0.69). Not covered here:
     # MBConv e6/e8 with k5/k7 measure 1.0006-1.0035 of the weight pass's term (the
     # executor starts a layer's backward before the layer after it has freed what
     # its filter gradients read); the chunking term covers that.
@@ -83,8 +83,7 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
     # Allocated, with BFC's chunking, a pass is not held to term + chunking
     # here: the chunking varies from run to run (mbconv_e8_k3 allocated 608.1 MB
     # for 533.4 MB of tensors in one CI run, 0.8 MB over; 0.93-0.98 of it in two
-    # bench runs), and
-    # the search's guard, not this term, is what bounds it.
+    # bench runs), and the search's guard, not this term, is what bounds it.
 
   def test_dilated_conv_step_within_the_estimate(self):
     # Dilated convs run through space-to-batch: a padded copy of their input and

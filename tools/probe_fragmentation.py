@@ -21,7 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf import data, memory_model, memory_probe
 from radars_tf import search_space as ss
 from radars_tf.config import RunConfig
-import tensorflow as tf
 
 MB = memory_model.MB
 FLAGS = flags.FLAGS
