@@ -172,7 +172,13 @@ def pass_peaks(space: SearchSpace, subspace: Subspace,
                 if not (space.residual and c.identity)]
     around = shortcuts[layer.index]          # not weighted: its output is not kept
     parts = weighted + ([around] if around else [])
-    if alpha_pass:
+    if alpha_pass and layer.index == 0:
+      # The tape records only what depends on a watched alpha: the first layer's
+      # ops run on the stem's output, so only their outputs (read by their
+      # weights' gradients) are kept, not their insides nor their input.
+      held += sum(c.output_elems for c in weighted)
+      needs_input = False
+    elif alpha_pass:
       held += sum(c.kept_alpha for c in parts) + sum(
           c.output_elems for c in weighted if not c.output_kept)
       # a weighted identity's output is its input: its weight's gradient reads it

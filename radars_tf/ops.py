@@ -148,6 +148,7 @@ class OpCost:
                * (not self.output_kept))
 
 
+BYTES_PER_ELEMENT = 4                                # float32
 _NEEDS_INPUT = ("conv", "dwconv", "bn", "maxpool")   # weight pass reads the input
 _NEEDS_INPUT_ALPHA = ("bn", "maxpool")               # a conv's input grad does not
 _NEEDS_OUTPUT = ("relu", "relu6", "maxpool")         # backward reads the output
@@ -202,6 +203,11 @@ def program_cost(program: OpProgram, hw: int, cin: int) -> OpCost:
       kept_w += elems
     out_kept = p.kind in _NEEDS_OUTPUT or nxt in _NEEDS_INPUT_ALPHA
     kept_a += elems if out_kept else 0
+    if p.kind == "maxpool":
+      # oneDNN's CPU max pool also keeps a workspace for its gradient, a byte per
+      # output element (counted in float32 elements; a GPU has none).
+      kept_w += -(-elems // BYTES_PER_ELEMENT)
+      kept_a += -(-elems // BYTES_PER_ELEMENT)
   first = prims[0].kind if prims else None
   return OpCost(params, trainable, macs, kept_w, kept_a,
                 input_weight=first in _NEEDS_INPUT,

@@ -66,6 +66,15 @@ class SupernetSearch(Search):
       self.ctx.summaries.text(d.round, "pruning/decisions", _decision_markdown(d))
     self.log_space()
 
+  def halve_batch(self) -> str:
+    """The answer to out-of-memory when nothing may be pruned."""
+    if self.state.batch_size // 2 < self.strategy.num_replicas_in_sync:
+      raise SearchFault("out of memory at the smallest batch")
+    self.state.batch_size //= 2
+    self.dnas.make_trainer()
+    self.begin_unit()
+    return f"batch halved to {self.state.batch_size}"
+
 
 class RadarsSearch(SupernetSearch):
   """RL phases prune until the DNAS estimate fits; then DNAS rounds with RL
@@ -155,11 +164,19 @@ class RadarsSearch(SupernetSearch):
                                              at_least_one))
     return f"pruned to {self.subspace.num_alive()} candidates"
 
+  def shrink(self) -> str:
+    """The answer to a round out of memory: prune at least one candidate, or,
+    once every layer holds one, halve the batch (a retry of the same step would
+    measure the same)."""
+    if self.subspace.num_alive() > len(self.subspace.alive):
+      return self.prune_between_rounds(True)
+    return self.halve_batch()
+
   def dnas_unit(self) -> None:
     if not self.dnas.round_fits():
       self.set_phase(Phase.DONE)
       return
-    self.dnas.round_surviving_oom(lambda: self.prune_between_rounds(True))
+    self.dnas.round_surviving_oom(self.shrink)
     if (self.dnas.converged()
         or not self.dnas.round_fits(after_between=True)):
       self.set_phase(Phase.DONE)
@@ -192,15 +209,6 @@ class DnasSearch(SupernetSearch):
     self.dnas.round_surviving_oom(self.halve_batch)
     if self.state.dnas_rounds >= self.cfg.dnas_rounds:
       self.set_phase(Phase.DONE)
-
-  def halve_batch(self) -> str:
-    """The answer to out-of-memory when nothing may be pruned."""
-    if self.state.batch_size // 2 < self.strategy.num_replicas_in_sync:
-      raise SearchFault("out of memory at the smallest batch")
-    self.state.batch_size //= 2
-    self.dnas.make_trainer()
-    self.begin_unit()
-    return f"batch halved to {self.state.batch_size}"
 
   def finish(self) -> SearchOutcome:
     geno = genotype_lib.derive(self.space, self.subspace, self.dnas.alpha_probs())

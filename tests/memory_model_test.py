@@ -61,10 +61,12 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
   def test_pass_tensors_within_their_terms(self, op):
     # Counted by tensor (as their ops request them), what each pass of a step of
     # `xlarge` with `op` in every layer holds at once is at most its term and
-    # close to it: measured 0.90-0.99 (weight pass) and 0.87-0.92 (alpha pass) of
+    # close to it: measured 0.90-0.99 (weight pass) and 0.95-0.997 (alpha pass) of
     # the terms for these ops (tools/bench_memory.py --per_op). A term that
     # over-counts fails, as the weight pass did for dense convs when it added every
-    # weight gradient to the activations' peak (conv_k7 0.69). Not covered here:
+    # weight gradient to the activations' peak (conv_k7 0.69), and the alpha pass
+    # when it counted the first layer's insides, which its tape does not record
+    # (0.87-0.92; maxpool_k3 0.92 without oneDNN's workspace). Not covered here:
     # MBConv e6/e8 with k5/k7 measure 1.0006-1.0035 of the weight pass's term (the
     # executor starts a layer's backward before the layer after it has freed what
     # its filter gradients read); the chunking term covers that.
@@ -76,7 +78,7 @@ class MemoryModelTest(tf.test.TestCase, parameterized.TestCase):
                                                  steps=1)
     for name, measured, term, floor in (
         ("weight", got.weight_pass_tensor_bytes, est.weight_pass, 0.87),
-        ("alpha", got.alpha_pass_tensor_bytes, est.alpha_activations, 0.85)):
+        ("alpha", got.alpha_pass_tensor_bytes, est.alpha_activations, 0.94)):
       self.assertBetween(measured / term, floor, 1.0,
                          f"{op} {name} pass: tensors {measured / 2**20:.1f} MB, "
                          f"term {term / 2**20:.1f} MB")

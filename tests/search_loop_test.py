@@ -202,6 +202,20 @@ class SearchLoopTest(tf.test.TestCase):
     self.assertLess(ss.Subspace.from_json(rounds[0]["alive"]).num_alive(),
                     ss.Subspace.from_json(over[0]["alive"]).num_alive())
 
+  def test_radars_out_of_memory_prunes_then_halves_the_batch(self):
+    # Pruning answers while a layer holds two candidates; a one-path subspace
+    # cannot be pruned, so the batch is halved and the subspace kept.
+    search = search_methods.RadarsSearch(self.context())
+    before = search.subspace.num_alive()
+    self.assertIn("pruned", search.shrink())
+    self.assertLess(search.subspace.num_alive(), before)
+    self.assertEqual(search.state.batch_size, 32)
+    one_path = ss.Subspace(tuple(a[:1] for a in search.subspace.alive))
+    search.apply(one_path, [])
+    self.assertEqual(search.shrink(), "batch halved to 16")
+    self.assertEqual(search.subspace, one_path)
+    self.assertEqual(search.per_replica_batch, 16)
+
   def test_time_budget_stops_every_method(self):
     for method in ("radars", "random"):
       out = search_methods.run_search(self.context(method=method,

@@ -135,7 +135,8 @@ def radars_row(space: ss.SearchSpace, batch: int, budget_mb: float) -> dict:
               rounds=[dict(estimate_mb=e["estimate_mb"], peak_mb=e["peak_mb"],
                            alive=e["alive"]) for e in rounds],
               # steps that measured over the budget, stopped and pruned again
-              caught=[dict(peak_mb=e["peak_mb"], alive=e["alive"])
+              caught=[dict(peak_mb=e["peak_mb"], alive=e["alive"],
+                           answer=e["answer"])
                       for e in out.events
                       if e["kind"] == "out_of_memory" and "peak_mb" in e],
               seconds=time.time() - start)
@@ -211,7 +212,9 @@ def print_tables(rows: dict) -> None:
       cells.append(f"{rd['estimate_mb']:.0f} / {rd['peak_mb']:.0f} ({ratio:.2f})")
     over = any(rd["peak_mb"] > float(budget) for rd in r["rounds"])
     violations += over
-    stopped = "; ".join(f"{c['peak_mb']:.0f}" for c in r.get("caught", []))
+    stopped = "; ".join(f"{c['peak_mb']:.0f}" + (f" ({c['answer']})" if "answer" in c
+                                                  else "")
+                        for c in r.get("caught", []))
     caught += bool(stopped)
     print(f"| {k} | {b} | {budget} | {r['rl_phases']} | {'; '.join(cells)} | "
           f"{'**no**' if over else 'yes'} | "
