@@ -18,6 +18,7 @@ import tensorflow as tf
 from radars_tf.errors import UserError
 
 STATE_FILE = "search_state.json"
+SEARCH_CHECKPOINTS = "checkpoints"
 FORMAT = "radars_tf.search_state.v1"
 
 
@@ -75,10 +76,10 @@ class SearchCheckpoints:
 
   def __init__(self, model_dir: str, restore_dir: Optional[str] = None,
                max_to_keep: int = 3):
-    self.directory = os.path.join(model_dir, "checkpoints")
+    self.directory = os.path.join(model_dir, SEARCH_CHECKPOINTS)
     self.state_path = os.path.join(model_dir, STATE_FILE)
     restore_dir = restore_dir or model_dir
-    self.restore_directory = os.path.join(restore_dir, "checkpoints")
+    self.restore_directory = os.path.join(restore_dir, SEARCH_CHECKPOINTS)
     self.restore_state_path = os.path.join(restore_dir, STATE_FILE)
     self.max_to_keep = max_to_keep
 

@@ -13,13 +13,15 @@ import time
 import numpy as np
 
 from radars_tf import model_dir_lock, provenance
-from radars_tf.checkpointing import SearchCheckpoints, write_json_atomic
+from radars_tf.checkpointing import (SEARCH_CHECKPOINTS, STATE_FILE, SearchCheckpoints,
+                                     write_json_atomic)
 from radars_tf.config import FINAL_AUGMENT, RunConfig
 from radars_tf.errors import UserError
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 FINAL_CHECKPOINTS = "final_checkpoints"
+LOGS = "logs"
 
 
 def _jsonable(x):
@@ -37,6 +39,26 @@ def _op_error_line(e) -> str:
   lines = [l for l in re.sub(r"^\{\{[^}]*\}\}\s*", "", e.message.strip()).splitlines()
            if l.strip()]
   return (lines[0].strip() if lines else "no message")[:240]
+
+
+def _saved_anything(model_dir: str) -> bool:
+  """Whether a run in `model_dir` saved what a resume or a reader would use."""
+  return any(os.path.exists(os.path.join(model_dir, name)) for name in (
+      RESULTS_FILE, STATE_FILE, SEARCH_CHECKPOINTS, FINAL_CHECKPOINTS))
+
+
+def _move_aside_logs(model_dir: str, diff) -> None:
+  """The logs of a command that saved nothing go to `logs.old-<time>` (kept, so
+  that TensorBoard shows that attempt apart from the run that follows)."""
+  logs = os.path.join(model_dir, LOGS)
+  note = ""
+  if os.path.exists(logs):
+    aside = f"{logs}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+    shutil.move(logs, aside)
+    note = f"; its logs moved to {aside}"
+  print(f"--model_dir {model_dir}: an earlier command with other flags "
+        f"({', '.join(diff[:4])}) saved nothing; this run replaces its config{note}",
+        file=sys.stderr)
 
 
 def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
@@ -63,6 +85,13 @@ def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
         raise UserError(f"{results_path} is damaged ({e}); its run's exports are "
                         "beside it. Pass --overwrite to move the dir aside and run "
                         "again, or choose another --model_dir") from e
+    if diff and not finished and not cfg.overwrite and not _saved_anything(d):
+      # An earlier command refused before its first save (a bad budget, a
+      # dataset offline): its config is not a run; this command takes the dir.
+      model_dir_lock.check_free(d)
+      if chief:
+        _move_aside_logs(d, diff)
+      diff = []
     if (diff or finished) and not cfg.overwrite:
       why = (f"a run with different flags ({', '.join(diff[:4])})" if diff
              else "a finished run")
@@ -148,7 +177,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
   source = data.DataSource(cfg.dataset, cfg.data_dir, cfg.manual_dir,
                            cfg.val_fraction, cfg.max_train_examples,
                            cfg.max_test_examples, cfg.seed)
-  summaries = Summaries(os.path.join(out_dir, "logs", "search"))
+  summaries = Summaries(os.path.join(out_dir, LOGS, "search"))
   summaries.hparams(cfg.search_fields(), ["final/test_accuracy"])
   progress = Progress(quiet)
   method = f"genotype:{os.path.basename(cfg.genotype)}" if cfg.genotype else cfg.method
@@ -176,7 +205,7 @@ def run(cfg: RunConfig, quiet: bool = False, make_search=None) -> int:
                    f"{source.splits.num_train} examples", cfg.final_epochs)
     model, final = final_training.train_and_evaluate(
         outcome.genotype, space, source, strategy, cfg.batch_size, cfg.final_epochs,
-        cfg.final_lr, os.path.join(out_dir, "logs", "final"),
+        cfg.final_lr, os.path.join(out_dir, LOGS, "final"),
         verbose=0 if quiet else progress.verbose,
         checkpoint_dir=os.path.join(out_dir, FINAL_CHECKPOINTS),
         restore_dir=os.path.join(cfg.model_dir, FINAL_CHECKPOINTS),

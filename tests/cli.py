@@ -1,6 +1,7 @@
 """Helpers for tests that run `python -m radars_tf.run` in a subprocess."""
 import os
 import socket
+import subprocess
 import sys
 
 import radars_tf
@@ -24,3 +25,17 @@ def free_port() -> int:
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1]
+
+
+def hold_lock(model_dir: str) -> subprocess.Popen:
+  """Another process holding `model_dir`'s run lock (as a live run does) until
+  killed; returns once it holds it."""
+  proc = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from radars_tf import model_dir_lock; "
+       "model_dir_lock.acquire(sys.argv[1]); print('held', flush=True); "
+       "time.sleep(600)", model_dir], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+      text=True)
+  if proc.stdout.readline().strip() != "held":
+    proc.kill()
+    raise RuntimeError(f"the lock holder did not take {model_dir}")
+  return proc

@@ -3,7 +3,6 @@ naming the holder; a lock left by a dead process is taken over."""
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 
 from absl.testing import absltest
@@ -12,11 +11,6 @@ from radars_tf import model_dir_lock
 from radars_tf.errors import UserError
 from tests import cli
 
-HOLD = ("import sys, time; from radars_tf import model_dir_lock; "
-        "model_dir_lock.acquire(sys.argv[1]); print('held', flush=True); "
-        "time.sleep(600)")
-
-
 class ModelDirLockTest(absltest.TestCase):
 
   def setUp(self):
@@ -24,9 +18,7 @@ class ModelDirLockTest(absltest.TestCase):
     self.dir = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
 
   def hold_elsewhere(self):
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, self.dir], cwd=cli.ROOT,
-                            env=cli.env(), stdout=subprocess.PIPE, text=True)
-    self.assertEqual(proc.stdout.readline().strip(), "held")
+    proc = cli.hold_lock(self.dir)
     self.addCleanup(proc.kill)
     return proc
 

@@ -137,6 +137,56 @@ class OverwriteTest(absltest.TestCase):
     self.assertEqual(sorted(os.listdir(d)), ["config.json", "results.json"])
 
 
+def _touch(path):
+  open(path, "w").close()  # pylint: disable=consider-using-with
+
+
+class UnstartedRunTest(absltest.TestCase):
+  """A command refused before its first save (a budget below one op per layer, a
+  dataset offline) leaves a config; the corrected command takes the dir."""
+
+  def setUp(self):
+    super().setUp()
+    self.dir = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "run")
+    os.makedirs(os.path.join(self.dir, "logs", "search"))
+    with open(os.path.join(self.dir, "logs", "search", "events"), "w") as f:
+      f.write("hparams of the refused command")
+    with open(os.path.join(self.dir, "config.json"), "w") as f:
+      f.write(RunConfig(model_dir=self.dir, memory_budget_mb=1).to_json())
+    self.fixed = RunConfig(model_dir=self.dir, memory_budget_mb=64)
+
+  def test_the_corrected_command_takes_the_dir_and_keeps_its_logs_apart(self):
+    pipeline.prepare_model_dir(self.fixed)
+    aside = glob.glob(os.path.join(self.dir, "logs.old-*"))
+    self.assertLen(aside, 1)
+    self.assertCountEqual(os.listdir(self.dir),
+                          ["config.json", os.path.basename(aside[0])])
+    with open(os.path.join(aside[0], "search", "events")) as f:
+      self.assertEqual(f.read(), "hparams of the refused command")
+
+  def test_a_worker_other_than_the_chief_moves_nothing(self):
+    pipeline.prepare_model_dir(self.fixed, chief=False)
+    self.assertTrue(os.path.exists(os.path.join(self.dir, "logs", "search", "events")))
+
+  def test_a_run_that_saved_its_state_is_still_refused(self):
+    for saved, make, remove in (("search_state.json", _touch, os.remove),
+                                ("checkpoints", os.makedirs, shutil.rmtree),
+                                ("final_checkpoints", os.makedirs, shutil.rmtree)):
+      make(os.path.join(self.dir, saved))
+      with self.assertRaisesRegex(UserError, r"holds a run with different flags "
+                                             r"\(memory_budget_mb\)"):
+        pipeline.prepare_model_dir(self.fixed)
+      remove(os.path.join(self.dir, saved))
+    self.assertTrue(os.path.exists(os.path.join(self.dir, "logs", "search", "events")))
+
+  def test_a_live_command_keeps_its_dir(self):
+    holder = cli.hold_lock(self.dir)
+    self.addCleanup(holder.kill)
+    with self.assertRaisesRegex(UserError, rf"in use by pid {holder.pid} "):
+      pipeline.prepare_model_dir(self.fixed)
+    self.assertTrue(os.path.exists(os.path.join(self.dir, "logs", "search", "events")))
+
+
 class _ReshapeSearch:
   """A search whose first op fails in a TensorFlow kernel."""
 
