@@ -49,8 +49,8 @@ class BadInputTest(parameterized.TestCase):
        r"the genotype is of space large with 14 layers, not of tiny"),
       ("label_smoothing", ["--label_smoothing=1.5"], r"--label_smoothing must be in"),
       ("augment", ["--final_augment=mixup"], r"unknown --final_augment 'mixup'"),
-      ("warmup", ["--final_warmup_epochs=4"], r"--final_warmup_epochs \(4\) must be "
-                                              r"below --final_epochs \(4\)"),
+      ("warmup", ["--final_epochs=3", "--final_warmup_epochs=3"],
+       r"--final_warmup_epochs \(3\) must be below --final_epochs \(3\)"),
       ("target", ["--target_mflops=-1"], r"--target_mflops must be >= 0"),
       ("target_ms", ["--target_ms=-1"], r"--target_ms must be >= 0"))
   def test_bad_flag(self, args, pattern):

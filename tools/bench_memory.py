@@ -74,7 +74,7 @@ RADARS = dict(method="radars", dataset="fashion_mnist", max_train_examples=2048,
               max_test_examples=256, warmup_steps=10, rl_iterations_per_phase=1,
               episodes_per_iteration=32, path_train_steps=2, min_samples=1,
               max_samples=1, score_batches=1, dnas_rounds=2, dnas_steps_per_round=3,
-              rl_phases_max=40)
+              rl_phases_max=40, target_mflops=0.0)
 
 
 def first_k(space: ss.SearchSpace, k: int) -> ss.SearchSpace:

@@ -165,8 +165,8 @@ def main(argv):
   row(f"child ({steps} steps from scratch, rl's score)", cache[key],
       cache[key + "_seconds"])
 
-  cfg = RunConfig(space=FLAGS.space, batch_size=batch,
-                  **dict(config_value(a) for a in argv[1:])).validate()
+  cfg = RunConfig(space=FLAGS.space, batch_size=batch, **{
+      "target_mflops": 0.0, **dict(config_value(a) for a in argv[1:])}).validate()
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
