@@ -47,15 +47,18 @@ def _saved_anything(model_dir: str) -> bool:
       RESULTS_FILE, STATE_FILE, SEARCH_CHECKPOINTS, FINAL_CHECKPOINTS))
 
 
+def _move_aside(path: str) -> str:
+  """Moves `path` to `<path>.old-<time>` (never deleted) and returns that name."""
+  aside = f"{path.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+  shutil.move(path, aside)
+  return aside
+
+
 def _move_aside_logs(model_dir: str, diff) -> None:
   """The logs of a command that saved nothing go to `logs.old-<time>` (kept, so
   that TensorBoard shows that attempt apart from the run that follows)."""
   logs = os.path.join(model_dir, LOGS)
-  note = ""
-  if os.path.exists(logs):
-    aside = f"{logs}.old-{time.strftime('%Y%m%d-%H%M%S')}"
-    shutil.move(logs, aside)
-    note = f"; its logs moved to {aside}"
+  note = f"; its logs moved to {_move_aside(logs)}" if os.path.exists(logs) else ""
   print(f"--model_dir {model_dir}: an earlier command with other flags "
         f"({', '.join(diff[:4])}) saved nothing; this run replaces its config{note}",
         file=sys.stderr)
@@ -85,7 +88,7 @@ def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
         raise UserError(f"{results_path} is damaged ({e}); its run's exports are "
                         "beside it. Pass --overwrite to move the dir aside and run "
                         "again, or choose another --model_dir") from e
-    if diff and not finished and not cfg.overwrite and not _saved_anything(d):
+    if diff and not cfg.overwrite and not _saved_anything(d):
       # An earlier command refused before its first save (a bad budget, a
       # dataset offline): its config is not a run; this command takes the dir.
       model_dir_lock.check_free(d)
@@ -99,9 +102,7 @@ def prepare_model_dir(cfg: RunConfig, chief: bool = True) -> None:
                       "aside, or choose another --model_dir")
     if cfg.overwrite and chief:
       model_dir_lock.check_free(d)     # never move a live run's dir aside
-      aside = f"{d.rstrip('/')}.old-{time.strftime('%Y%m%d-%H%M%S')}"
-      shutil.move(d, aside)
-      print(f"moved the earlier run in {d} to {aside}", file=sys.stderr)
+      print(f"moved the earlier run in {d} to {_move_aside(d)}", file=sys.stderr)
   try:
     os.makedirs(d, exist_ok=True)
     probe = tempfile.NamedTemporaryFile(dir=d, delete=True)
