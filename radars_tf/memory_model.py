@@ -61,7 +61,9 @@ class MemoryEstimate:
   # chunk by chunk: 16% of the weight pass's activations, above the upper tail of
   # a fresh step's excess over its terms (`large`, 1-8 candidates, batch 16 and
   # 64: 0.010-0.133 of them in 43 runs, 0.092-0.153 in 6 with one inter-op
-  # thread; 13%, the term before, was crossed once, by k=2 in a CI run).
+  # thread; 13%, the term before, was crossed once, by k=2 in a CI run). The
+  # tail is heavy (a main job's 400-MB subspace at batch 64 measured 0.177):
+  # what bounds a search is dnas_phase's guard.
   chunking: int
   # What a search's earlier phases and its input pipeline leave in the allocator
   # when a DNAS round runs: BFC hands a request a free chunk of up to twice its
