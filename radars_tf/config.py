@@ -11,7 +11,7 @@ from radars_tf.errors import UserError
 
 METHODS = ("radars", "dnas", "rl", "random")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
-PATH_SAMPLING = ("uniform", "local")    # see path_sampler.py
+PATH_SAMPLING = ("uniform", "fair", "local")    # see path_sampler.py
 FINAL_AUGMENT = {"auto": None, "crop_flip": True, "none": False}
 
 

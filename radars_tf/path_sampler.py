@@ -1,10 +1,12 @@
 """Which path a shared-weight step trains, and which path an agent's episode is
 scored on.
 
-`uniform`: every layer drawn from its alive candidates (SPOS). Measured on the
-`large` space, shared weights trained this way stay at chance: the network
-changes in every layer at every step (README, "Does the search's signal rank
-architectures?"). `local`: a
+`uniform`: every layer drawn from its alive candidates (SPOS). `fair`: every
+layer changes at every step too, but each layer deals its alive candidates from
+a shuffled deck, so that over a deck every candidate gets the same number of
+updates (FairNAS' fairness without its gradient accumulation): uniform draws give
+a candidate Binomial(steps, 1/n) updates, and an architecture's score then says
+how much its ops happened to be trained. `local`: a
 reference path with `vary` layers changed; the changed (layer, candidate) pairs
 are dealt in turns from a shuffled deck, so that every alive candidate gets the
 same number of updates (FairNAS' fairness, around a reference), and an episode
@@ -18,7 +20,7 @@ import numpy as np
 
 from radars_tf.search_space import SearchSpace, Subspace
 
-MODES = ("uniform", "local")
+MODES = ("uniform", "fair", "local")
 UNUSED = -1      # a layer an episode left at the reference (not evidence for it)
 
 
@@ -29,13 +31,16 @@ class PathSampler:
     self.rng = np.random.default_rng(seed)
     self.reference: Tuple[int, ...] = ()
     self._deck: List[Tuple[int, int]] = []
+    self._layer_decks: List[List[int]] = []
 
   def reseed(self, seed: int) -> None:
     """A fresh generator and deck: a unit samples the same paths when redone."""
     self.rng = np.random.default_rng(seed)
-    self._deck = []
+    self._deck, self._layer_decks = [], []
 
   def train_path(self, subspace: Subspace) -> Tuple[int, ...]:
+    if self.mode == "fair":
+      return self._fair_path(subspace)
     if self.mode == "uniform" or not self.reference:
       return tuple(int(self.rng.choice(a)) for a in subspace.alive)
     path = list(self.reference)
@@ -46,6 +51,19 @@ class PathSampler:
         break
       path[layer] = cand
       changed.add(layer)
+    return tuple(path)
+
+  def _fair_path(self, subspace: Subspace) -> Tuple[int, ...]:
+    """Each layer's next candidate from its deck of alive candidates (pruned ones
+    dropped), reshuffled when empty."""
+    if len(self._layer_decks) != len(subspace.alive):
+      self._layer_decks = [[] for _ in subspace.alive]
+    path = []
+    for deck, alive in zip(self._layer_decks, subspace.alive):
+      deck[:] = [c for c in deck if c in alive]
+      if not deck:
+        deck.extend(int(c) for c in self.rng.permutation(list(alive)))
+      path.append(deck.pop())
     return tuple(path)
 
   def _deal(self, subspace: Subspace, taken):
@@ -64,7 +82,7 @@ class PathSampler:
     """(the path scored for the agent's `choices`, the choices it used: UNUSED
     where the reference stood in)."""
     choices = tuple(int(c) for c in choices)
-    if self.mode == "uniform" or not self.reference:
+    if self.mode != "local" or not self.reference:
       return choices, choices
     layers = set(self.rng.choice(len(choices), min(self.vary, len(choices)),
                                  replace=False).tolist())

@@ -65,8 +65,9 @@ HELP = {
                             "tf.function: faster per step on a fixed path, but every "
                             "op pays a trace on first use and every update one after "
                             "each pruning (slower in the 13-min main job on a CPU).",
-    "path_sampling": "Shared-weight paths: uniform (every layer random, SPOS) or "
-                     "local (a reference path with --vary_layers layers changed, "
+    "path_sampling": "Shared-weight paths: uniform (every layer random, SPOS), "
+                     "fair (every layer from a shuffled deck of its candidates: "
+                     "equal updates per candidate, FairNAS) or local (a reference path with --vary_layers layers changed, "
                      "every candidate in turn; episodes scored the same way).",
     "vary_layers": "local path sampling: layers changed from the reference.",
     "path_train_steps": "Shared-weight steps on sampled paths before each update.",

@@ -1,4 +1,5 @@
-"""Path sampling: uniform draws from alive candidates; local changes only
+"""Path sampling: uniform draws from alive candidates; fair deals each layer's
+candidates in turn; local changes only
 `vary` layers of the reference, deals every alive candidate in turn, and scores
 episodes with the reference where it did not use the agent's choice."""
 import collections
@@ -20,6 +21,31 @@ class PathSamplerTest(absltest.TestCase):
     for _ in range(50):
       path = s.train_path(SUB)
       self.assertTrue(all(c in a for c, a in zip(path, SUB.alive)))
+
+  def test_fair_trains_every_candidate_equally(self):
+    s = path_sampler.PathSampler("fair", 2, 0)
+    seen = [collections.Counter() for _ in SUB.alive]
+    for _ in range(12):                               # 3 decks of 4, 4 of 3
+      for layer, c in enumerate(s.train_path(SUB)):
+        seen[layer][c] += 1
+    self.assertEqual([dict(c) for c in seen],
+                     [{c: 12 // len(a) for c in a} for a in SUB.alive])
+    uniform = path_sampler.PathSampler("uniform", 2, 0)
+    counts = collections.Counter(uniform.train_path(SUB)[0] for _ in range(12))
+    self.assertNotEqual(set(counts.values()), {3})    # what fair sampling removes
+
+  def test_fair_follows_pruning(self):
+    s = path_sampler.PathSampler("fair", 2, 0)
+    for _ in range(4):                                # layer 0: one whole deck
+      s.train_path(SUB)
+    pruned = ss.Subspace(((1, 3), (0,), (0, 2, 3), (1, 4)))
+    seen = collections.Counter()
+    for _ in range(4):
+      path = s.train_path(pruned)
+      self.assertTrue(all(c in a for c, a in zip(path, pruned.alive)))
+      seen[path[0]] += 1
+    self.assertEqual(seen, {1: 2, 3: 2})
+    self.assertEqual(s.episode_path((3, 0, 2, 4)), ((3, 0, 2, 4), (3, 0, 2, 4)))
 
   def test_local_changes_vary_layers_and_is_fair(self):
     s = path_sampler.PathSampler("local", 2, 0)
