@@ -17,11 +17,17 @@ on rank architectures as training them stand-alone does?
    examples: FLOPs (no training: the trivial proxy a search signal must beat),
    `child` (rl's score: a child trained --child_train_steps from
    scratch), the shared-weight score of the real RADARS search objects after the
-   warm-up and after each of --rl_phases RL phases (no pruning in between), and
-   the `evidence` surrogate (sum over layers of each candidate's mean centred reward
-   collected so far, the quantity pruning acts on).
+   warm-up (with --finetune_steps, also after that many steps of each
+   architecture's own path) and after each of --rl_phases RL phases (no pruning in
+   between), the `evidence` surrogate (sum over layers of each candidate's mean
+   centred reward collected so far, the quantity pruning acts on), and, after the
+   RL phases (--dnas), the DNAS alphas: the search's DNAS rounds (--dnas_rounds of --dnas_steps_per_round
+   steps, its own trainer and temperature schedule) over the union of the
+   architectures' candidates, each architecture scored by the log-probability of
+   its choices under the alphas after every round.
 3. Kendall tau and Spearman rho of every proxy against the seed-mean accuracy, and
-   the spread of accuracy across architectures beside the spread across seeds.
+   the spread of accuracy across architectures beside the spread across seeds,
+   with the tau that this seed noise leaves a perfect proxy (`ceilings`).
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
 import os
@@ -31,6 +37,7 @@ import time
 from absl import app, flags, logging
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from radars_tf.checkpointing import write_json_atomic  # pylint: disable=wrong-import-position
 from radars_tf.config import RunConfig  # pylint: disable=wrong-import-position
@@ -50,6 +57,11 @@ flags.DEFINE_list("gt_seeds", ["0", "1"], "Training seeds of the ground truth.")
 flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring.")
 flags.DEFINE_integer("val_examples", 1024, "Validation examples every score uses.")
 flags.DEFINE_integer("rl_phases", 2, "RL phases after the warm-up (proxies).")
+flags.DEFINE_integer("finetune_steps", 0, "Also score each architecture after "
+                     "this many steps on its own path from the warmed-up shared "
+                     "weights (restored after each; the later rows then see other "
+                     "batches).")
+flags.DEFINE_bool("dnas", True, "Score the DNAS alphas after the RL phases.")
 flags.DEFINE_string("ground_truth", "", "JSON file of the kept ground truth "
                     "(default: <out>/ground_truth.json).")
 flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
@@ -78,6 +90,19 @@ def kendall_spearman(x, y):
   from scipy import stats  # pylint: disable=import-outside-toplevel
   return (float(stats.kendalltau(x, y).statistic),
           float(stats.spearmanr(x, y).statistic))
+
+
+def ceilings(truth, seed_sd: float, seeds: int):
+  """Kendall tau that seed noise allows, if architecture effects and seed noise
+  are normal: between two single seeds' rankings, and between the true ranking
+  (a perfect proxy) and the mean of `seeds` seeds. Greiner's relation turns a
+  correlation r into tau = 2/pi asin(r); r comes from the variance components
+  (the architectures' own variance is the seed mean's less seed_sd^2 / seeds)."""
+  mean_var, seed_var = float(np.var(truth, ddof=1)), seed_sd ** 2
+  own = max(0.0, mean_var - seed_var / seeds)
+  between_seeds = own / (own + seed_var)
+  perfect = np.sqrt(own / mean_var) if mean_var else 0.0
+  return tuple(float(2 / np.pi * np.arcsin(r)) for r in (between_seeds, perfect))
 
 
 def main(argv):
@@ -135,8 +160,12 @@ def main(argv):
            f"across training seeds: sd {seed_sd:.4f}"
            + (f"; Kendall tau between the first two seeds' rankings "
               f"{kendall_spearman(acc[:, 0], acc[:, 1])[0]:.2f}"
+              f" (normal model: {ceilings(truth, seed_sd, acc.shape[1])[0]:.2f}); "
+              f"a perfect proxy against the seed mean: about "
+              f"{ceilings(truth, seed_sd, acc.shape[1])[1]:.2f}"
               if acc.shape[1] > 1 else ""), "",
-           "| proxy | Kendall tau | Spearman rho | seconds |", "|---|---|---|---|"]
+           "| proxy | Kendall tau | Spearman rho | tau against FLOPs | seconds |",
+           "|---|---|---|---|---|"]
   if FLAGS.ground_truth_only:
     print("\n".join(lines[:2]))
     return 0
@@ -145,7 +174,10 @@ def main(argv):
 
   def row(name, scores, seconds):
     tau, rho = kendall_spearman(scores, truth)
-    lines.append(f"| {name} | {tau:.3f} | {rho:.3f} | {seconds:.0f} |")
+    # Against FLOPs too: a proxy that only tracks the architecture's size.
+    flops_tau = kendall_spearman(scores, scored["FLOPs"])[0] if scored else 1.0
+    lines.append(f"| {name} | {tau:.3f} | {rho:.3f} | {flops_tau:.3f} | "
+                 f"{seconds:.0f} |")
     print(lines[-1], flush=True)
     short = name.split(" (")[0]
     scored[short], taus[short] = scores, tau
@@ -165,8 +197,10 @@ def main(argv):
   row(f"child ({steps} steps from scratch, rl's score)", cache[key],
       cache[key + "_seconds"])
 
+  # No cost term and no memory budget: the proxies are the search's signals alone
+  # (a DNAS round over budget would stop; the union subspace needs about 2 GB).
   cfg = RunConfig(space=FLAGS.space, batch_size=batch, **{
-      "target_mflops": 0.0, **dict(config_value(a) for a in argv[1:])}).validate()
+      "target_mflops": 0.0, "memory_budget_mb": 1e6, **dict(config_value(a) for a in argv[1:])}).validate()
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
@@ -179,12 +213,37 @@ def main(argv):
     mean = np.nan_to_num(search.state.evidence.mean())
     return [float(sum(mean[l, c] for l, c in enumerate(a))) for a in archs]
 
+  def finetuned_scores(steps):
+    """One-shot scores after a few steps of each architecture's own path (the
+    fine-tuning of one-shot estimators); the weights and slots are restored."""
+    scores = []
+    for a in archs:
+      saved = [(v, v.numpy()) for v in search.net.variables
+               + search.rl.paths.opt.variables()]
+      paths.train(search.train_iter, steps, lambda a=a: a)
+      scores.append(paths.score(iter(val), a, n_val))
+      for v, value in saved:
+        v.assign(value)
+    return scores
+
+  def alpha_scores():
+    """Log-probability of each architecture under the alphas (the union holds
+    every choice, so none is -inf)."""
+    with np.errstate(divide="ignore"):   # the candidates outside the union
+      logp = np.log(search.dnas.alpha_probs())
+    return [float(sum(logp[l, c] for l, c in enumerate(a))) for a in archs]
+
   t = time.time()
   search.begin_unit()
   search.rl.warmup()
   search.state.units += 1
   row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
       shared_scores(), time.time() - t)
+  if FLAGS.finetune_steps:
+    t = time.time()
+    row(f"shared weights after the warm-up, each architecture fine-tuned "
+        f"{FLAGS.finetune_steps} steps", finetuned_scores(FLAGS.finetune_steps),
+        time.time() - t)
   for phase in range(FLAGS.rl_phases):
     t = time.time()
     search.begin_unit()
@@ -193,13 +252,29 @@ def main(argv):
     seconds = time.time() - t
     row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
     row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
+  if FLAGS.dnas:
+    from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
+    union = Subspace.from_json([sorted({a[l] for a in archs})
+                                for l in range(len(archs[0]))])
+    search.apply(union, [])
+    for r in range(cfg.dnas_rounds):
+      t = time.time()
+      search.begin_unit()
+      search.dnas.round()
+      search.state.units += 1
+      row(f"DNAS alphas after round {r + 1} ({cfg.dnas_steps_per_round} steps over "
+          f"the union's {union.num_alive()} candidates)", alpha_scores(),
+          time.time() - t)
   lines.append("")
   lines.append("search flags: " + (" ".join(argv[1:]) or "defaults"))
   table = os.path.join(FLAGS.out, "ranking.md")
   with open(table, "w") as f:
     f.write("\n".join(lines) + "\n")
+  write_json_atomic(os.path.join(FLAGS.out, "scores.json"),
+                    {"truth": truth.tolist(), "archs": archs,
+                     "scores": {k: list(map(float, v)) for k, v in scored.items()}})
   print("\n".join(lines))
-  print(f"written to {table}")
+  print(f"written to {table} (scores: scores.json)")
   print(figures.drawn(lambda path: figures.ranking(truth, scored, taus, path,
                                                    lines[0]), FLAGS.out, "ranking"))
   return 0
