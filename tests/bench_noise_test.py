@@ -1,16 +1,11 @@
 """tools/bench_noise.py: the seeds a comparison needs, and its random genotypes."""
-import importlib.util
-import os
-
 from absl.testing import absltest, parameterized
 
 from radars_tf import search_space
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "tools", "bench_noise.py")
-_spec = importlib.util.spec_from_file_location("bench_noise", _PATH)
-bn = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bn)
+from tests import cli
+
+bn = cli.tool("bench_noise")
 
 
 class BenchNoiseTest(parameterized.TestCase):

@@ -1,15 +1,10 @@
 """tools/bench_ranking.py: the Kendall tau that seed noise leaves a proxy."""
-import importlib.util
-import os
-
 from absl.testing import absltest, parameterized
 import numpy as np
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "tools", "bench_ranking.py")
-_spec = importlib.util.spec_from_file_location("bench_ranking", _PATH)
-br = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(br)
+from tests import cli
+
+br = cli.tool("bench_ranking")
 
 
 class CeilingsTest(parameterized.TestCase):

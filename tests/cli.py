@@ -1,4 +1,6 @@
-"""Helpers for tests that run `python -m radars_tf.run` in a subprocess."""
+"""Helpers for tests that run `python -m radars_tf.run` in a subprocess, and that
+load the scripts of tools/."""
+import importlib.util
 import os
 import socket
 import subprocess
@@ -8,6 +10,15 @@ import radars_tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(radars_tf.__file__)))
 SMOKE_FLAGS = f"--flagfile={ROOT}/flags/smoke.cfg"
+
+
+def tool(name: str):
+  """tools/<name>.py loaded as a module (tools/ is not a package)."""
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(ROOT, "tools", name + ".py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def command(*args):

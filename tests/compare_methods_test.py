@@ -1,5 +1,4 @@
 """tools/compare_methods.py: table rows and target verdicts from run results."""
-import importlib.util
 import os
 import sys
 import tempfile
@@ -8,11 +7,9 @@ from unittest import mock
 from absl.testing import absltest
 from absl.testing import flagsaver
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "tools", "compare_methods.py")
-_spec = importlib.util.spec_from_file_location("compare_methods", _PATH)
-cm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cm)
+from tests import cli
+
+cm = cli.tool("compare_methods")
 
 
 def run(acc, peak=100.0, seconds=240.0):
