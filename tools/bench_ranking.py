@@ -21,10 +21,10 @@ on rank architectures as training them stand-alone does?
    architecture's own path) and after each of --rl_phases RL phases (no pruning in
    between), the `evidence` surrogate (sum over layers of each candidate's mean
    centred reward collected so far, the quantity pruning acts on), and, after the
-   RL phases (--dnas), the DNAS alphas: the search's DNAS rounds (--dnas_rounds of --dnas_steps_per_round
-   steps, its own trainer and temperature schedule) over the union of the
-   architectures' candidates, each architecture scored by the log-probability of
-   its choices under the alphas after every round.
+   RL phases (--dnas), the DNAS alphas: the search's DNAS rounds (--dnas_rounds of
+   --dnas_steps_per_round steps, its own trainer and temperature schedule) over
+   the union of the architectures' candidates, each architecture scored by the
+   log-probability of its choices under the alphas after every round.
 3. Kendall tau and Spearman rho of every proxy against the seed-mean accuracy, and
    the spread of accuracy across architectures beside the spread across seeds,
    with the tau that this seed noise leaves a perfect proxy (`ceilings`).
@@ -160,9 +160,8 @@ def main(argv):
            f"across training seeds: sd {seed_sd:.4f}"
            + (f"; Kendall tau between the first two seeds' rankings "
               f"{kendall_spearman(acc[:, 0], acc[:, 1])[0]:.2f}"
-              f" (normal model: {ceilings(truth, seed_sd, acc.shape[1])[0]:.2f}); "
-              f"a perfect proxy against the seed mean: about "
-              f"{ceilings(truth, seed_sd, acc.shape[1])[1]:.2f}"
+              " (normal model: {:.2f}); a perfect proxy against the seed mean: "
+              "about {:.2f}".format(*ceilings(truth, seed_sd, acc.shape[1]))
               if acc.shape[1] > 1 else ""), "",
            "| proxy | Kendall tau | Spearman rho | tau against FLOPs | seconds |",
            "|---|---|---|---|---|"]
@@ -198,9 +197,11 @@ def main(argv):
       cache[key + "_seconds"])
 
   # No cost term and no memory budget: the proxies are the search's signals alone
-  # (a DNAS round over budget would stop; the union subspace needs about 2 GB).
+  # (a DNAS round over the budget would stop; on `large` the union of 20
+  # architectures' candidates needs about 2.3 GB at batch 64).
   cfg = RunConfig(space=FLAGS.space, batch_size=batch, **{
-      "target_mflops": 0.0, "memory_budget_mb": 1e6, **dict(config_value(a) for a in argv[1:])}).validate()
+      "target_mflops": 0.0, "memory_budget_mb": 1e6,
+      **dict(config_value(a) for a in argv[1:])}).validate()
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
