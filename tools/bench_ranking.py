@@ -54,7 +54,8 @@ flags.DEFINE_enum("gt_schedule", "constant", ["constant", "cosine"],
                   "Stand-alone learning rate schedule: cosine decays it to 0 by the "
                   "last step, so the final weights depend less on the last batches.")
 flags.DEFINE_list("gt_seeds", ["0", "1"], "Training seeds of the ground truth.")
-flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring.")
+flags.DEFINE_integer("batch_size", 64, "Batch of every training and scoring (the "
+                     "search's too, unless set after --).")
 flags.DEFINE_integer("val_examples", 1024, "Validation examples every score uses.")
 flags.DEFINE_integer("rl_phases", 2, "RL phases after the warm-up (proxies).")
 flags.DEFINE_integer("finetune_steps", 0, "Also score each architecture after "
@@ -199,9 +200,10 @@ def main(argv):
   # No cost term and no memory budget: the proxies are the search's signals alone
   # (a DNAS round over the budget would stop; on `large` the union of 20
   # architectures' candidates needs about 2.3 GB at batch 64).
-  cfg = RunConfig(space=FLAGS.space, batch_size=batch, **{
-      "target_mflops": 0.0, "memory_budget_mb": 1e6,
-      **dict(config_value(a) for a in argv[1:])}).validate()
+  # The search's batch is --batch_size unless a flag after `--` sets its own.
+  cfg = RunConfig(**{
+      "space": FLAGS.space, "batch_size": batch, "target_mflops": 0.0,
+      "memory_budget_mb": 1e6, **dict(config_value(a) for a in argv[1:])}).validate()
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
