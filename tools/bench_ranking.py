@@ -212,9 +212,22 @@ def main(argv):
   def shared_scores():
     return [paths.score(iter(val), a, n_val) for a in archs]
 
+  def summed(table):
+    """Each architecture's sum over layers of its choice's entry in a [layer,
+    candidate] table."""
+    return [float(sum(table[l, c] for l, c in enumerate(a))) for a in archs]
+
   def evidence_scores():
-    mean = np.nan_to_num(search.state.evidence.mean())
-    return [float(sum(mean[l, c] for l, c in enumerate(a))) for a in archs]
+    return summed(np.nan_to_num(search.state.evidence.mean()))
+
+  def timed_unit(run) -> float:
+    """`run()` as a search unit (fresh seeded pipelines, then counted); its
+    seconds."""
+    t = time.time()
+    search.begin_unit()
+    run()
+    search.state.units += 1
+    return time.time() - t
 
   def finetuned_scores(steps):
     """One-shot scores after a few steps of each architecture's own path (the
@@ -222,7 +235,7 @@ def main(argv):
     scores = []
     for a in archs:
       saved = [(v, v.numpy()) for v in search.net.variables
-               + search.rl.paths.opt.variables()]
+               + paths.opt.variables()]
       paths.train(search.train_iter, steps, lambda a=a: a)
       scores.append(paths.score(iter(val), a, n_val))
       for v, value in saved:
@@ -233,26 +246,19 @@ def main(argv):
     """Log-probability of each architecture under the alphas (the union holds
     every choice, so none is -inf)."""
     with np.errstate(divide="ignore"):   # the candidates outside the union
-      logp = np.log(search.dnas.alpha_probs())
-    return [float(sum(logp[l, c] for l, c in enumerate(a))) for a in archs]
+      return summed(np.log(search.dnas.alpha_probs()))
 
   t = time.time()
-  search.begin_unit()
-  search.rl.warmup()
-  search.state.units += 1
+  timed_unit(search.rl.warmup)
   row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
-      shared_scores(), time.time() - t)
+      shared_scores(), time.time() - t)    # its scoring counted, as always
   if FLAGS.finetune_steps:
     t = time.time()
     row(f"shared weights after the warm-up, each architecture fine-tuned "
         f"{FLAGS.finetune_steps} steps", finetuned_scores(FLAGS.finetune_steps),
         time.time() - t)
   for phase in range(FLAGS.rl_phases):
-    t = time.time()
-    search.begin_unit()
-    search.rl.run()
-    search.state.units += 1
-    seconds = time.time() - t
+    seconds = timed_unit(search.rl.run)
     row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
     row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
   if FLAGS.dnas:
@@ -261,13 +267,9 @@ def main(argv):
                                 for l in range(len(archs[0]))])
     search.apply(union, [])
     for r in range(cfg.dnas_rounds):
-      t = time.time()
-      search.begin_unit()
-      search.dnas.round()
-      search.state.units += 1
+      seconds = timed_unit(search.dnas.round)
       row(f"DNAS alphas after round {r + 1} ({cfg.dnas_steps_per_round} steps over "
-          f"the union's {union.num_alive()} candidates)", alpha_scores(),
-          time.time() - t)
+          f"the union's {union.num_alive()} candidates)", alpha_scores(), seconds)
   lines.append("")
   lines.append("search flags: " + (" ".join(argv[1:]) or "defaults"))
   table = os.path.join(FLAGS.out, "ranking.md")
