@@ -6,6 +6,7 @@ Two forward modes over the same weights:
     path's ops run and keep activations.
 Pruning deletes an op's layer (its compute and weights); survivors keep theirs.
 """
+import contextlib
 import weakref
 from typing import Dict, Sequence, Tuple
 
@@ -112,6 +113,24 @@ class Supernet(tf.keras.Model):
     for layer, alive in zip(self.searchable, subspace.alive):
       for i in set(layer.alive) - set(alive):
         layer.prune(i)
+
+  @contextlib.contextmanager
+  def focused(self, part: Subspace):
+    """Inside, only `part`'s candidates (alive ones) are in the supernet: the
+    others are set aside with their weights and come back at exit (DNAS over a
+    slice, see slicing.py)."""
+    for layer, keep in zip(self.searchable, part.alive):
+      if not set(keep) <= set(layer.alive):
+        raise ValueError(f"{layer.name}: candidates "
+                         f"{sorted(set(keep) - set(layer.alive))} are not alive")
+    aside = [(layer, i, layer.candidate_ops.pop(str(i)))
+             for layer, keep in zip(self.searchable, part.alive)
+             for i in sorted(set(layer.alive) - set(keep))]
+    try:
+      yield
+    finally:
+      for layer, i, op in aside:
+        layer.candidate_ops[str(i)] = op
 
   def mixed_forward(self, x, weights, training):
     """DNAS forward: `weights` is [layers, candidates] mixing weights."""

@@ -78,6 +78,39 @@ class SupernetTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(float(probs[1, 0]), 0.0)
     self.assertAllClose(tf.reduce_sum(probs, -1), tf.ones(3))
 
+  def test_focused_sets_aside_and_restores(self):
+    """Inside `focused`, a DNAS step trains only the slice; at exit every op is
+    back with the weights it had (the set-aside ones untouched)."""
+    before = {v.name: v.numpy() for v in self.net.variables}
+    n_all = len(self.net.trainable_variables)
+    part = ss.Subspace(((0, 2), (1,), (1, 3)))
+    with self.net.focused(part):
+      self.assertEqual(self.net.subspace, part)
+      inside = {v.name for v in self.net.trainable_variables}
+      self.assertLess(len(inside), n_all)
+      weights = tf.constant(part.mask(self.space))
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(self.net.mixed_forward(self.x, weights, True) ** 2)
+      grads = tape.gradient(loss, self.net.trainable_variables)
+      for v, g in zip(self.net.trainable_variables, grads):
+        if g is not None:
+          v.assign_sub(0.1 * g)
+    self.assertEqual(self.net.subspace, ss.Subspace.full(self.space))
+    self.assertLen(self.net.trainable_variables, n_all)
+    changed = {v.name for v in self.net.variables
+               if not np.array_equal(v.numpy(), before[v.name])}
+    self.assertNotEmpty(changed)
+    self.assertContainsSubset(changed, inside | {v.name for v in self.net.variables
+                                                 if "moving" in v.name})
+    self.assertTrue(any("c0_conv" in n for n in changed))
+
+  def test_focused_refuses_pruned_candidates(self):
+    self.net.apply_subspace(self.net.subspace.without(1, 0))
+    with self.assertRaisesRegex(ValueError, "not alive"):
+      with self.net.focused(ss.Subspace(((0,), (0,), (0,)))):
+        pass
+    self.assertEqual(self.net.subspace.alive[0], (0, 1, 2, 3))
+
   def test_uniform_alphas_entropy(self):
     probs = self.alphas.probs(ss.Subspace.full(self.space).mask(self.space))
     self.assertAllClose(alphas_lib.entropy(probs.numpy()), np.log(4) * np.ones(3),

@@ -27,7 +27,8 @@ on rank architectures as training them stand-alone does?
    log-probability of its choices under the alphas after every round.
 3. Kendall tau and Spearman rho of every proxy against the seed-mean accuracy, and
    the spread of accuracy across architectures beside the spread across seeds,
-   with the tau that this seed noise leaves a perfect proxy (`ceilings`).
+   with the tau that this seed noise leaves a perfect proxy (`ceilings`), and a
+   bootstrap interval of every tau over the architectures (`tau_interval`).
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
 import os
@@ -63,6 +64,12 @@ flags.DEFINE_integer("finetune_steps", 0, "Also score each architecture after "
                      "weights (restored after each; the later rows then see other "
                      "batches).")
 flags.DEFINE_bool("dnas", True, "Score the DNAS alphas after the RL phases.")
+flags.DEFINE_float("slices_budget_mb", 0.0, "With --dnas: DNAS over the whole "
+                   "space split into the fewest slices that each fit this budget "
+                   "(slicing.py; a round of --dnas_steps_per_round per slice, each "
+                   "with its own temperature schedule), scored by the sum of each "
+                   "choice's logit centred in its slice, instead of the union's "
+                   "rounds.")
 flags.DEFINE_string("ground_truth", "", "JSON file of the kept ground truth "
                     "(default: <out>/ground_truth.json).")
 flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
@@ -91,6 +98,29 @@ def kendall_spearman(x, y):
   from scipy import stats  # pylint: disable=import-outside-toplevel
   return (float(stats.kendalltau(x, y).statistic),
           float(stats.spearmanr(x, y).statistic))
+
+
+def tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+  """Kendall's tau-b of each row pair of x, y ([..., n]), as scipy's; 0 where a
+  row is constant."""
+  dx = np.sign(x[..., :, None] - x[..., None, :])
+  dy = np.sign(y[..., :, None] - y[..., None, :])
+  pairs = np.triu(np.ones(x.shape[-1], bool), 1)
+  s = (dx * dy)[..., pairs].sum(-1)
+  norm = np.sqrt(np.abs(dx)[..., pairs].sum(-1) * np.abs(dy)[..., pairs].sum(-1))
+  return np.where(norm > 0, s / np.where(norm > 0, norm, 1), 0.0)
+
+
+def tau_interval(scores, truth, level: float = 0.95, reps: int = 2000,
+                 seed: int = 0):
+  """Percentile bootstrap interval of Kendall tau over resampled architectures:
+  with 20 of them one tau is uncertain by about +-0.3, so a reader needs it to
+  tell two proxies apart."""
+  scores, truth = np.asarray(scores, float), np.asarray(truth, float)
+  idx = np.random.default_rng(seed).integers(len(truth), size=(reps, len(truth)))
+  taus = tau_b(scores[idx], truth[idx])
+  return tuple(float(q) for q in np.quantile(taus, [(1 - level) / 2,
+                                                     (1 + level) / 2]))
 
 
 def ceilings(truth, seed_sd: float, seeds: int):
@@ -164,8 +194,9 @@ def main(argv):
               " (normal model: {:.2f}); a perfect proxy against the seed mean: "
               "about {:.2f}".format(*ceilings(truth, seed_sd, acc.shape[1]))
               if acc.shape[1] > 1 else ""), "",
-           "| proxy | Kendall tau | Spearman rho | tau against FLOPs | seconds |",
-           "|---|---|---|---|---|"]
+           "| proxy | Kendall tau | its 95% bootstrap interval | Spearman rho | "
+           "tau against FLOPs | seconds |",
+           "|---|---|---|---|---|---|"]
   if FLAGS.ground_truth_only:
     print("\n".join(lines[:2]))
     return 0
@@ -176,8 +207,9 @@ def main(argv):
     tau, rho = kendall_spearman(scores, truth)
     # Against FLOPs too: a proxy that only tracks the architecture's size.
     flops_tau = kendall_spearman(scores, scored["FLOPs"])[0] if scored else 1.0
-    lines.append(f"| {name} | {tau:.3f} | {rho:.3f} | {flops_tau:.3f} | "
-                 f"{seconds:.0f} |")
+    low, high = tau_interval(scores, truth)
+    lines.append(f"| {name} | {tau:.3f} | {low:.2f} to {high:.2f} | {rho:.3f} | "
+                 f"{flops_tau:.3f} | {seconds:.0f} |")
     print(lines[-1], flush=True)
     short = name.split(" (")[0]
     scored[short], taus[short] = scores, tau
@@ -261,7 +293,30 @@ def main(argv):
     seconds = timed_unit(search.rl.run)
     row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
     row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
-  if FLAGS.dnas:
+  if FLAGS.dnas and FLAGS.slices_budget_mb:
+    from radars_tf import dnas_trainer, slicing  # pylint: disable=import-outside-toplevel
+    from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
+    from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+    try:
+      parts = slicing.fitting(space, Subspace.full(space), source.input_shape, 10,
+                              search.per_replica_batch, FLAGS.slices_budget_mb,
+                              cfg.seed)
+    except UserError as e:
+      raise SystemExit(f"error: {e}") from None
+    tables, seconds = [], 0.0
+    for part in parts:
+      with search.net.focused(part):
+        search.dnas.trainer = dnas_trainer.DnasTrainer(
+            search.net, search.dnas.alphas, strategy, search.state.batch_size,
+            search.dnas.hp, cfg.dnas_steps_per_round)
+        seconds += timed_unit(search.dnas.round)
+        tables.append(slicing.centred(search.dnas.alphas.logits.numpy(), part))
+        print(f"slice {len(tables)} of {len(parts)}: {part.num_alive()} candidates, "
+              f"estimate {search.estimate_mb(part):.0f} MB", flush=True)
+    row(f"DNAS logits over {len(parts)} slices of {FLAGS.slices_budget_mb:.0f} MB "
+        f"({cfg.dnas_steps_per_round} steps each, centred per slice)",
+        summed(np.nan_to_num(slicing.merged(tables))), seconds)
+  elif FLAGS.dnas:
     from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
     union = Subspace.from_json([sorted({a[l] for a in archs})
                                 for l in range(len(archs[0]))])
