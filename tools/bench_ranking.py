@@ -240,6 +240,9 @@ def main(argv):
   cfg = RunConfig(**{
       "space": FLAGS.space, "batch_size": batch, "target_mflops": 0.0,
       "memory_budget_mb": 1e6, **dict(config_value(a) for a in argv[1:])}).validate()
+  tf.keras.utils.set_random_seed(cfg.seed)     # as the search's pipeline does
+  if cfg.deterministic:                        # -- --deterministic=true
+    tf.config.experimental.enable_op_determinism()
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
