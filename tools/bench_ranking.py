@@ -27,8 +27,9 @@ on rank architectures as training them stand-alone does?
    log-probability of its choices under the alphas after every round.
 3. Kendall tau and Spearman rho of every proxy against the seed-mean accuracy, and
    the spread of accuracy across architectures beside the spread across seeds,
-   with the tau that this seed noise leaves a perfect proxy (`ceilings`), and a
-   bootstrap interval of every tau over the architectures (`tau_interval`).
+   with the tau that this seed noise leaves a perfect proxy (`ceilings`), and
+   bootstrap intervals over the architectures (`tau_interval`) of every tau and
+   of its difference from FLOPs' tau (does the proxy beat size?).
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
 import os
@@ -115,13 +116,16 @@ def tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def tau_interval(scores, truth, level: float = 0.95, reps: int = 2000,
-                 seed: int = 0):
-  """Percentile bootstrap interval of Kendall tau over resampled architectures:
-  with 20 of them one tau is uncertain by about +-0.3, so a reader needs it to
+                 seed: int = 0, baseline=None):
+  """Percentile bootstrap interval of Kendall tau over resampled architectures
+  (with `baseline`, of tau minus the baseline's tau on the same resamples): with
+  20 architectures one tau is uncertain by about +-0.3, so a reader needs it to
   tell two proxies apart."""
   scores, truth = np.asarray(scores, float), np.asarray(truth, float)
   idx = np.random.default_rng(seed).integers(len(truth), size=(reps, len(truth)))
   taus = tau_b(scores[idx], truth[idx])
+  if baseline is not None:
+    taus = taus - tau_b(np.asarray(baseline, float)[idx], truth[idx])
   return tuple(float(q) for q in np.quantile(taus, [(1 - level) / 2,
                                                      (1 + level) / 2]))
 
@@ -197,9 +201,9 @@ def main(argv):
               " (normal model: {:.2f}); a perfect proxy against the seed mean: "
               "about {:.2f}".format(*ceilings(truth, seed_sd, acc.shape[1]))
               if acc.shape[1] > 1 else ""), "",
-           "| proxy | Kendall tau | its 95% bootstrap interval | Spearman rho | "
-           "tau against FLOPs | seconds |",
-           "|---|---|---|---|---|---|"]
+           "| proxy | Kendall tau | its 95% bootstrap interval | tau minus FLOPs' "
+           "(95% interval) | Spearman rho | tau against FLOPs | seconds |",
+           "|---|---|---|---|---|---|---|"]
   if FLAGS.ground_truth_only:
     print("\n".join(lines[:2]))
     return 0
@@ -211,8 +215,11 @@ def main(argv):
     # Against FLOPs too: a proxy that only tracks the architecture's size.
     flops_tau = kendall_spearman(scores, scored["FLOPs"])[0] if scored else 1.0
     low, high = tau_interval(scores, truth)
-    lines.append(f"| {name} | {tau:.3f} | {low:.2f} to {high:.2f} | {rho:.3f} | "
-                 f"{flops_tau:.3f} | {seconds:.0f} |")
+    over = ("{:.2f} to {:.2f}".format(*tau_interval(scores, truth,
+                                                     baseline=scored["FLOPs"]))
+            if scored else "")
+    lines.append(f"| {name} | {tau:.3f} | {low:.2f} to {high:.2f} | {over} | "
+                 f"{rho:.3f} | {flops_tau:.3f} | {seconds:.0f} |")
     print(lines[-1], flush=True)
     short = name.split(" (")[0]
     scored[short], taus[short] = scores, tau
