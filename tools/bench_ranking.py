@@ -146,7 +146,10 @@ def ceilings(truth, seed_sd: float, seeds: int):
 def main(argv):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import children, data, search_methods, search_loop  # pylint: disable=import-outside-toplevel
+  from radars_tf import dnas_trainer, slicing  # pylint: disable=import-outside-toplevel
   from radars_tf import search_space as ss  # pylint: disable=import-outside-toplevel
+  from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+  from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
   from radars_tf.summaries import Progress, Summaries  # pylint: disable=import-outside-toplevel
   logging.set_verbosity(logging.ERROR)
   tf.get_logger().setLevel("ERROR")
@@ -253,6 +256,14 @@ def main(argv):
   ctx = search_loop.SearchContext(cfg, space, source, strategy, Summaries(None),
                                   Progress(quiet=True))
   search = search_methods.RadarsSearch(ctx)
+  slices = []
+  if FLAGS.dnas and FLAGS.slices_budget_mb:     # checked before the warm-up
+    try:
+      slices = slicing.fitting(space, Subspace.full(space), source.input_shape, 10,
+                               search.per_replica_batch, FLAGS.slices_budget_mb,
+                               cfg.seed)
+    except UserError as e:
+      raise SystemExit(f"error: {e}") from None
   paths = search.rl.paths
 
   def shared_scores():
@@ -294,6 +305,22 @@ def main(argv):
     with np.errstate(divide="ignore"):   # the candidates outside the union
       return summed(np.log(search.dnas.alpha_probs()))
 
+  def sliced_dnas_scores():
+    """A DNAS round over each slice, each with a fresh trainer (its own
+    temperature schedule); each architecture's sum of its choices' logits
+    centred per slice, and the seconds."""
+    tables, seconds = [], 0.0
+    for part in slices:
+      with search.net.focused(part):
+        search.dnas.trainer = dnas_trainer.DnasTrainer(
+            search.net, search.dnas.alphas, strategy, search.state.batch_size,
+            search.dnas.hp, cfg.dnas_steps_per_round)
+        seconds += timed_unit(search.dnas.round)
+        tables.append(slicing.centred(search.dnas.alphas.logits.numpy(), part))
+      print(f"slice {len(tables)} of {len(slices)}: {part.num_alive()} "
+            f"candidates, estimate {search.estimate_mb(part):.0f} MB", flush=True)
+    return summed(np.nan_to_num(slicing.merged(tables))), seconds
+
   t = time.time()
   timed_unit(search.rl.warmup)
   row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
@@ -307,31 +334,12 @@ def main(argv):
     seconds = timed_unit(search.rl.run)
     row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
     row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
-  if FLAGS.dnas and FLAGS.slices_budget_mb:
-    from radars_tf import dnas_trainer, slicing  # pylint: disable=import-outside-toplevel
-    from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
-    from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
-    try:
-      parts = slicing.fitting(space, Subspace.full(space), source.input_shape, 10,
-                              search.per_replica_batch, FLAGS.slices_budget_mb,
-                              cfg.seed)
-    except UserError as e:
-      raise SystemExit(f"error: {e}") from None
-    tables, seconds = [], 0.0
-    for part in parts:
-      with search.net.focused(part):
-        search.dnas.trainer = dnas_trainer.DnasTrainer(
-            search.net, search.dnas.alphas, strategy, search.state.batch_size,
-            search.dnas.hp, cfg.dnas_steps_per_round)
-        seconds += timed_unit(search.dnas.round)
-        tables.append(slicing.centred(search.dnas.alphas.logits.numpy(), part))
-        print(f"slice {len(tables)} of {len(parts)}: {part.num_alive()} candidates, "
-              f"estimate {search.estimate_mb(part):.0f} MB", flush=True)
-    row(f"DNAS logits over {len(parts)} slices of {FLAGS.slices_budget_mb:.0f} MB "
-        f"({cfg.dnas_steps_per_round} steps each, centred per slice)",
-        summed(np.nan_to_num(slicing.merged(tables))), seconds)
+  if slices:
+    scores, seconds = sliced_dnas_scores()
+    row(f"DNAS logits over {len(slices)} slices of {FLAGS.slices_budget_mb:.0f} MB "
+        f"({cfg.dnas_steps_per_round} steps each, centred per slice)", scores,
+        seconds)
   elif FLAGS.dnas:
-    from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
     union = Subspace.from_json([sorted({a[l] for a in archs})
                                 for l in range(len(archs[0]))])
     search.apply(union, [])
