@@ -53,6 +53,42 @@ class DnasOnFashionMnistTest(tf.test.TestCase):
     self.assertGreater(result.test_accuracy, 0.5)
     self.assertGreater(result.params, 0)
 
+  def test_a_slice_trains_alone_then_the_whole_supernet(self):
+    """DNAS inside `Supernet.focused` (bench_ranking's slices) moves only the
+    slice's alphas and weights; after it the whole supernet steps again."""
+    tf.keras.utils.set_random_seed(0)
+    src = data.DataSource("fashion_mnist", max_train_examples=512,
+                          max_test_examples=128)
+    space = ss.load("tiny")
+    strategy = tf.distribute.get_strategy()
+    net = Supernet(space, ss.Subspace.full(space), src.input_shape, 10)
+    alphas = alphas_lib.Alphas(space)
+    train_it = iter(src.distributed(strategy, "search_train", 16, training=True))
+    val_it = iter(src.distributed(strategy, "search_val", 16, training=True))
+    part = ss.Subspace(((0, 1), (2, 3), (0, 3)))
+    logits = alphas.logits.numpy()
+    before = {v.ref(): v.numpy() for v in net.variables}
+    with net.focused(part):
+      inside = {v.ref() for v in net.variables}
+      trainer = dnas_trainer.DnasTrainer(net, alphas, strategy, 16,
+                                         dnas_trainer.DnasHParams(), 3)
+      for _ in range(3):
+        trainer.train_step(train_it, val_it)
+    # (The alpha optimizer's weight decay moves the others by ~1e-8.)
+    moved = np.abs(alphas.logits.numpy() - logits) > 1e-5
+    self.assertTrue(np.array_equal(moved, part.mask(space) > 0))
+    outside = [v for v in net.variables if v.ref() not in inside]
+    self.assertNotEmpty(outside)
+    for v in outside:
+      self.assertAllEqual(v.numpy(), before[v.ref()])
+    trainer.rebuild()        # as a DNAS round does: the set-aside ops are back
+    logits = alphas.logits.numpy()
+    metrics = trainer.train_step(train_it, val_it)
+    self.assertTrue(np.isfinite(metrics["train_loss"]))
+    self.assertTrue((np.abs(alphas.logits.numpy() - logits) > 1e-5).all())
+    self.assertTrue(any(not np.array_equal(v.numpy(), before[v.ref()])
+                        for v in outside if v.trainable))
+
 
 class DnasHParamsTest(absltest.TestCase):
 
