@@ -46,8 +46,9 @@ def fitting(space: SearchSpace, subspace: Subspace,
     if all(memory_model.estimate(space, s, input_shape, num_classes, batch).total_mb
            <= budget_mb for s in slices):
       return slices
-  raise MemoryBudgetError(f"no split of the subspace into slices fits {budget_mb:.0f} MB at "
-                  f"per-replica batch {batch}: one candidate per layer does not")
+  raise MemoryBudgetError(
+      f"no split of the subspace into slices fits {budget_mb:.0f} MB at "
+      f"per-replica batch {batch}: one candidate per layer does not")
 
 
 def centred(logits: np.ndarray, part: Subspace) -> np.ndarray:
