@@ -2,7 +2,7 @@
 subspace, their measured memory, and what to do when a round runs out of memory or
 measures over the budget."""
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -50,11 +50,13 @@ class DnasPhase:
     if host.state.dnas_rounds:          # resumed after a round: restore its slots
       self.make_trainer()
 
-  def make_trainer(self) -> None:
+  def make_trainer(self, total_steps: Optional[int] = None) -> None:
+    """A fresh trainer whose schedules span `total_steps` (default: every round's
+    steps)."""
     cfg = self.host.cfg
     self.trainer = dnas_trainer.DnasTrainer(
         self.net, self.alphas, self.host.strategy, self.host.state.batch_size,
-        self.hp, cfg.dnas_rounds * cfg.dnas_steps_per_round,
+        self.hp, total_steps or cfg.dnas_rounds * cfg.dnas_steps_per_round,
         self.host.objective,
         lambda: self.host.schedule.dnas_progress(self.host.elapsed))
 

@@ -17,14 +17,19 @@ from radars_tf.supernet import Supernet
                      "Debian's dataset-fashion-mnist is not installed")
 class DnasOnFashionMnistTest(tf.test.TestCase):
 
-  def test_alphas_move_and_val_loss_falls(self):
+  def tiny_supernet(self, max_train: int, max_test: int):
+    """Seeded: (source, the tiny space, the default strategy, its full supernet,
+    alphas)."""
     tf.keras.utils.set_random_seed(0)
-    src = data.DataSource("fashion_mnist", max_train_examples=4096,
-                          max_test_examples=512)
+    src = data.DataSource("fashion_mnist", max_train_examples=max_train,
+                          max_test_examples=max_test)
     space = ss.load("tiny")
-    strategy = tf.distribute.get_strategy()
     net = Supernet(space, ss.Subspace.full(space), src.input_shape, 10)
-    alphas = alphas_lib.Alphas(space)
+    return (src, space, tf.distribute.get_strategy(), net,
+            alphas_lib.Alphas(space))
+
+  def test_alphas_move_and_val_loss_falls(self):
+    src, space, strategy, net, alphas = self.tiny_supernet(4096, 512)
     trainer = dnas_trainer.DnasTrainer(
         net, alphas, strategy, 64, dnas_trainer.DnasHParams(alpha_lr=3e-3), 60)
     mask = net.subspace.mask(space)
@@ -56,13 +61,7 @@ class DnasOnFashionMnistTest(tf.test.TestCase):
   def test_a_slice_trains_alone_then_the_whole_supernet(self):
     """DNAS inside `Supernet.focused` (bench_ranking's slices) moves only the
     slice's alphas and weights; after it the whole supernet steps again."""
-    tf.keras.utils.set_random_seed(0)
-    src = data.DataSource("fashion_mnist", max_train_examples=512,
-                          max_test_examples=128)
-    space = ss.load("tiny")
-    strategy = tf.distribute.get_strategy()
-    net = Supernet(space, ss.Subspace.full(space), src.input_shape, 10)
-    alphas = alphas_lib.Alphas(space)
+    src, space, strategy, net, alphas = self.tiny_supernet(512, 128)
     train_it = iter(src.distributed(strategy, "search_train", 16, training=True))
     val_it = iter(src.distributed(strategy, "search_val", 16, training=True))
     part = ss.Subspace(((0, 1), (2, 3), (0, 3)))

@@ -106,7 +106,9 @@ def kendall_spearman(x, y):
 
 def tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
   """Kendall's tau-b of each row pair of x, y ([..., n]), as scipy's; 0 where a
-  row is constant."""
+  row is constant. Vectorised over thousands of bootstrap resamples, but O(n^2)
+  in memory: single taus of many architectures stay with scipy's
+  (`kendall_spearman`)."""
   dx = np.sign(x[..., :, None] - x[..., None, :])
   dy = np.sign(y[..., :, None] - y[..., None, :])
   pairs = np.triu(np.ones(x.shape[-1], bool), 1)
@@ -146,7 +148,7 @@ def ceilings(truth, seed_sd: float, seeds: int):
 def main(argv):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from radars_tf import children, data, search_methods, search_loop  # pylint: disable=import-outside-toplevel
-  from radars_tf import dnas_trainer, slicing  # pylint: disable=import-outside-toplevel
+  from radars_tf import slicing  # pylint: disable=import-outside-toplevel
   from radars_tf import search_space as ss  # pylint: disable=import-outside-toplevel
   from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
   from radars_tf.search_space import Subspace  # pylint: disable=import-outside-toplevel
@@ -312,9 +314,7 @@ def main(argv):
     tables, seconds = [], 0.0
     for part in slices:
       with search.net.focused(part):
-        search.dnas.trainer = dnas_trainer.DnasTrainer(
-            search.net, search.dnas.alphas, strategy, search.state.batch_size,
-            search.dnas.hp, cfg.dnas_steps_per_round)
+        search.dnas.make_trainer(cfg.dnas_steps_per_round)
         seconds += timed_unit(search.dnas.round)
         tables.append(slicing.centred(search.dnas.alphas.logits.numpy(), part))
       print(f"slice {len(tables)} of {len(slices)}: {part.num_alive()} "
