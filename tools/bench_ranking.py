@@ -29,7 +29,10 @@ on rank architectures as training them stand-alone does?
    the spread of accuracy across architectures beside the spread across seeds,
    with the tau that this seed noise leaves a perfect proxy (`ceilings`), and
    bootstrap intervals over the architectures (`tau_interval`) of every tau and
-   of its difference from FLOPs' tau (does the proxy beat size?).
+   of its difference from FLOPs' tau (does the proxy beat size?). With
+   --with_flops, every trained proxy also combined with FLOPs by the mean of
+   their ranks (measured at 36 architectures, the warm-up's shared weights and
+   FLOPs were nearly independent of each other: a combination may beat both).
 Flags after `--` go to the search's RunConfig (e.g. -- --warmup_steps=300).
 """
 import os
@@ -75,6 +78,8 @@ flags.DEFINE_float("slices_budget_mb", 0.0, "With --dnas: DNAS over the whole "
 flags.DEFINE_string("ground_truth", "", "JSON file of the kept ground truth "
                     "(default: <out>/ground_truth.json).")
 flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
+flags.DEFINE_bool("with_flops", True, "Beside every trained proxy, the mean of its "
+                  "ranks and FLOPs' ranks (a combination without fitted weights).")
 FLAGS = flags.FLAGS
 
 
@@ -130,6 +135,14 @@ def tau_interval(scores, truth, level: float = 0.95, reps: int = 2000,
     taus = taus - tau_b(np.asarray(baseline, float)[idx], truth[idx])
   return tuple(float(q) for q in np.quantile(taus, [(1 - level) / 2,
                                                      (1 + level) / 2]))
+
+
+def rank_mean(*scores) -> np.ndarray:
+  """Mean of each architecture's ranks under the given scores (ties: mean rank):
+  a combination of proxies on different scales with no weight fitted to the
+  ground truth."""
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  return np.mean([stats.rankdata(s) for s in scores], axis=0)
 
 
 def ceilings(truth, seed_sd: float, seeds: int):
@@ -227,6 +240,8 @@ def main(argv):
                  f"{rho:.3f} | {flops_tau:.3f} | {seconds:.0f} |")
     print(lines[-1], flush=True)
     short = name.split(" (")[0]
+    if scored and FLAGS.with_flops and not short.endswith("FLOPs' ranks"):
+      row(f"{short} and FLOPs' ranks (mean)", rank_mean(scores, scored["FLOPs"]), 0)
     scored[short], taus[short] = scores, tau
 
   from radars_tf import memory_model  # pylint: disable=import-outside-toplevel
