@@ -170,9 +170,19 @@ def train_and_evaluate(geno: Genotype, space: SearchSpace, source: DataSource,
 
 
 def export(model: tf.keras.Model, export_dir: str) -> dict:
-  """Writes `saved_model/` (serving signature) and `model.keras`; returns paths."""
+  """Writes `saved_model/` (serving signature) and `model.keras` (for inference:
+  the training state is in the final checkpoints); returns paths.
+
+  What is saved is a plain copy (nothing distributed in the files): under
+  multi-worker, saving the distributed model reads BatchNorm's on-read
+  statistics by an all-reduce per variable, for each of the two formats, while
+  the other worker may already be writing and leaving (one CI run failed there,
+  the chief's heartbeat timing out; cause not established). The copy reads them
+  once, before any file is written."""
+  copy = tf.keras.models.clone_model(model)
+  copy.set_weights(model.get_weights())
   saved = os.path.join(export_dir, "saved_model")
   keras_path = os.path.join(export_dir, "model.keras")
-  tf.saved_model.save(model, saved)
-  model.save(keras_path)
+  tf.saved_model.save(copy, saved)
+  copy.save(keras_path)
   return {"saved_model": saved, "keras": keras_path}

@@ -55,6 +55,30 @@ class StrategyTest(tf.test.TestCase):
     self.assertAllClose(a1, a2, atol=1e-4)
     self.assertAllClose(m1["train_loss"], m2["train_loss"], atol=1e-4)
 
+  def test_export_of_a_distributed_model_is_plain_and_equal(self):
+    """The exported files hold plain variables and compute what the mirrored
+    model does, BatchNorm's on-read statistics included (read as the replicas'
+    mean)."""
+    from radars_tf import final_training  # pylint: disable=import-outside-toplevel
+    from radars_tf.genotype import from_choices  # pylint: disable=import-outside-toplevel
+    space = ss.load("tiny")
+    strategy = distribution.get_strategy("mirrored")
+    with strategy.scope():
+      model = from_choices(space, [0] * len(space.candidates())).build(
+          space, (8, 8, 1), 10)
+    for v in model.non_trainable_weights:          # differ per replica
+      for i, part in enumerate(v.values):
+        part.assign(tf.fill(v.shape, 0.5 + i))
+    x = np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    paths = final_training.export(model, self.create_tempdir().full_path)
+    loaded = tf.keras.models.load_model(paths["keras"])
+    self.assertFalse(any(isinstance(v, tf.distribute.DistributedValues)
+                         for v in loaded.weights))
+    self.assertAllClose(loaded(x, training=False), expected, atol=1e-5)
+    serve = tf.saved_model.load(paths["saved_model"]).signatures["serving_default"]
+    self.assertAllClose(list(serve(tf.constant(x)).values())[0], expected, atol=1e-5)
+
   def test_bad_tf_config(self):
     os.environ["TF_CONFIG"] = "{not json"
     try:
