@@ -19,8 +19,10 @@ on rank architectures as training them stand-alone does?
    scratch), the shared-weight score of the real RADARS search objects after the
    warm-up (with --finetune_steps, also after that many steps of each
    architecture's own path) and after each of --rl_phases RL phases (no pruning in
-   between), the `evidence` surrogate (sum over layers of each candidate's mean
-   centred reward collected so far, the quantity pruning acts on), and, after the
+   between; --noshared_rows skips these scorings), the `evidence` surrogate (sum
+   over layers of each candidate's effect in evidence.py's regression of the
+   rewards collected so far, the quantity pruning acts on; the rewards are kept
+   in evidence_<phase>.json for other estimators), and, after the
    RL phases (--dnas), the DNAS alphas: the search's DNAS rounds (--dnas_rounds of
    --dnas_steps_per_round steps, its own trainer and temperature schedule) over
    the union of the architectures' candidates, each architecture scored by the
@@ -78,6 +80,9 @@ flags.DEFINE_float("slices_budget_mb", 0.0, "With --dnas: DNAS over the whole "
 flags.DEFINE_string("ground_truth", "", "JSON file of the kept ground truth "
                     "(default: <out>/ground_truth.json).")
 flags.DEFINE_bool("ground_truth_only", False, "Stop after the ground truth.")
+flags.DEFINE_bool("shared_rows", True, "Score every architecture with the shared "
+                  "weights after the warm-up and each RL phase (5-12 min a row on "
+                  "`large`); without, the evidence and DNAS rows only.")
 flags.DEFINE_bool("with_flops", True, "Beside every trained proxy, the mean of its "
                   "ranks and FLOPs' ranks (a combination without fitted weights).")
 FLAGS = flags.FLAGS
@@ -338,8 +343,9 @@ def main(argv):
 
   t = time.time()
   timed_unit(search.rl.warmup)
-  row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
-      shared_scores(), time.time() - t)    # its scoring counted, as always
+  if FLAGS.shared_rows:
+    row(f"shared weights after the warm-up ({cfg.warmup_steps} steps)",
+        shared_scores(), time.time() - t)    # its scoring counted, as always
   if FLAGS.finetune_steps:
     t = time.time()
     row(f"shared weights after the warm-up, each architecture fine-tuned "
@@ -347,8 +353,13 @@ def main(argv):
         time.time() - t)
   for phase in range(FLAGS.rl_phases):
     seconds = timed_unit(search.rl.run)
-    row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
-    row(f"evidence after RL phase {phase + 1}", evidence_scores(), 0)
+    if FLAGS.shared_rows:
+      row(f"shared weights after RL phase {phase + 1}", shared_scores(), seconds)
+    row(f"evidence after RL phase {phase + 1}", evidence_scores(),
+        0 if FLAGS.shared_rows else seconds)
+    # The rewards themselves, for estimators other than the search's (offline).
+    write_json_atomic(os.path.join(FLAGS.out, f"evidence_{phase + 1}.json"),
+                      search.state.evidence.to_json())
   if slices:
     scores, seconds = sliced_dnas_scores()
     row(f"DNAS logits over {len(slices)} slices of {FLAGS.slices_budget_mb:.0f} MB "
