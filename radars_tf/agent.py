@@ -150,21 +150,32 @@ class ArchitectureAgent:
         entropy_regularization=entropy_weight, gamma=1.0,
         train_step_counter=self.train_step)
     self.agent.initialize()
-    self.episodes = episodes_per_iteration
-    num_layers = mask.shape[0]
-    self.buffer = tf_uniform_replay_buffer.TFUniformReplayBuffer(
-        self.agent.collect_data_spec, batch_size=1,
-        max_length=episodes_per_iteration * (num_layers + 1) + 1)
-    self._train = tf.function(self.agent.train)
+    self.episodes, self.buffer, self.policy = episodes_per_iteration, None, None
+    self._train = tf.function(self.agent.train, reduce_retracing=True)
+    self.set_episodes(episodes_per_iteration)
     self.reset_sampling()
 
   def reset_sampling(self) -> None:
     """A fresh compiled policy: its random kernel restarts from the global seed, so
     a run resumed after reseeding samples what the uninterrupted run sampled."""
-    policy = py_tf_eager_policy.PyTFEagerPolicy(self.agent.collect_policy,
-                                                use_tf_function=True)
+    self.policy = py_tf_eager_policy.PyTFEagerPolicy(self.agent.collect_policy,
+                                                     use_tf_function=True)
+    self._drive()
+
+  def set_episodes(self, episodes: int) -> None:
+    """Episodes each later iteration samples; the policy (and so what it samples
+    next) is kept."""
+    length = episodes * (self.env.mask.shape[0] + 1) + 1
+    if self.buffer is None or self.buffer.capacity < length:
+      self.buffer = tf_uniform_replay_buffer.TFUniformReplayBuffer(
+          self.agent.collect_data_spec, batch_size=1, max_length=length)
+    self.episodes = episodes
+    if self.policy is not None:
+      self._drive()
+
+  def _drive(self) -> None:
     self.driver = py_driver.PyDriver(
-        self.env, policy,
+        self.env, self.policy,
         observers=[lambda t: self.buffer.add_batch(nest_utils.batch_nested_array(t))],
         max_episodes=self.episodes)
 

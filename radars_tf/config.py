@@ -59,6 +59,8 @@ class RunConfig:
   rl_phases_max: int = 20
   rl_iterations_per_phase: int = 4
   episodes_per_iteration: int = 64
+  # rl_phase.episodes_per_iteration: 0, or size each phase in rewards per candidate.
+  rewards_per_candidate: float = 0.0
   warmup_steps: int = 150
   path_sampling: str = "uniform"
   vary_layers: int = 2
@@ -118,7 +120,7 @@ class RunConfig:
     non_negative = ("dnas_rounds", "path_train_steps", "warmup_steps",
                     "max_train_examples", "max_test_examples", "gpu_memory_limit_mb",
                     "memory_headroom_mb", "cost_weight", "target_mflops", "target_ms",
-                    "cost_beta", "entropy_weight", "seed",
+                    "cost_beta", "entropy_weight", "seed", "rewards_per_candidate",
                     "max_search_seconds", "prune_confidence",
                     "final_save_steps", "final_warmup_epochs")
     for name in non_negative:

@@ -22,16 +22,45 @@ from radars_tf.search_space import Subspace
 RIDGE = 1e-4
 
 
+def count_choices(choices: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+  """[layers, candidates] how often each candidate was chosen (negatives skipped)."""
+  count = np.zeros(shape)
+  for layer in range(shape[0]):
+    used = choices[:, layer] >= 0
+    np.add.at(count[layer], choices[used, layer], 1)
+  return count
+
+
+def design(choices: np.ndarray, candidates: int) -> np.ndarray:
+  """The regression's one-hot design matrix [samples, layers * candidates]."""
+  x = np.zeros((choices.shape[0], choices.shape[1] * candidates))
+  rows, cols = np.nonzero(choices >= 0)
+  x[rows, cols * candidates + choices[rows, cols]] = 1.0
+  return x
+
+
 @dataclasses.dataclass
 class Evidence:
   """[layers, candidates] reward counts, and every (choices, centred reward)."""
   count: np.ndarray
   choices: np.ndarray     # [samples, layers] int, -1 where a layer is not evidence
   rewards: np.ndarray     # [samples] centred rewards
+  ridge: float = RIDGE
 
   @classmethod
   def empty(cls, shape: Tuple[int, int]) -> "Evidence":
     return cls(np.zeros(shape), np.zeros((0, shape[0]), np.int64), np.zeros(0))
+
+  @classmethod
+  def of(cls, choices: np.ndarray, rewards: np.ndarray, shape: Tuple[int, int],
+         ridge: float = RIDGE) -> "Evidence":
+    """Evidence of already centred rewards (counts derived from the choices)."""
+    return cls(count_choices(choices, shape), choices, rewards, ridge)
+
+  def head(self, n: int) -> "Evidence":
+    """The evidence of the first `n` rewards, in the order they were collected."""
+    return Evidence.of(self.choices[:n], self.rewards[:n], self.count.shape,
+                       self.ridge)
 
   def add(self, samples: Sequence[Tuple[Sequence[int], float]]) -> None:
     """Adds one phase's (choices, reward) samples, centred on their mean; a
@@ -40,24 +69,15 @@ class Evidence:
       return
     centre = float(np.mean([r for _, r in samples]))
     choices = np.array([[int(c) for c in ch] for ch, _ in samples], np.int64)
-    for layer in range(choices.shape[1]):
-      used = choices[:, layer] >= 0
-      np.add.at(self.count[layer], choices[used, layer], 1)
+    self.count = self.count + count_choices(choices, self.count.shape)
     self.choices = np.concatenate([self.choices, choices])
     self.rewards = np.concatenate([self.rewards,
                                    np.array([r for _, r in samples]) - centre])
     self._fit = None
 
-  def _design(self) -> np.ndarray:
-    layers, cands = self.count.shape
-    x = np.zeros((len(self.rewards), layers * cands))
-    rows, cols = np.nonzero(self.choices >= 0)
-    x[rows, cols * cands + self.choices[rows, cols]] = 1.0
-    return x
-
   def fit(self) -> Tuple[np.ndarray, np.ndarray]:
     """(effects [layers, candidates], their covariance [L*C, L*C]) of the ridge
-    regression; cached until the next `add`."""
+    regression at strength `ridge`; cached until the next `add`."""
     if getattr(self, "_fit", None) is not None:
       return self._fit
     shape = self.count.shape
@@ -65,8 +85,8 @@ class Evidence:
     if n == 0:
       self._fit = (np.zeros(shape), np.full((shape[0] * shape[1],) * 2, np.inf))
       return self._fit
-    x = self._design()
-    gram = x.T @ x + RIDGE * np.eye(x.shape[1])
+    x = design(self.choices, shape[1])
+    gram = x.T @ x + self.ridge * np.eye(x.shape[1])
     inverse = np.linalg.inv(gram)
     beta = inverse @ (x.T @ self.rewards)
     residual = self.rewards - x @ beta

@@ -77,6 +77,12 @@ class PathSampler:
       self.rng.shuffle(self._deck)
     return None, None
 
+  def varied_share(self, layers: int) -> float:
+    """The share of an episode's layers whose choice is evidence."""
+    if self.mode != "local" or not self.reference:
+      return 1.0
+    return min(self.vary, layers) / layers
+
   def episode_path(self, choices: Sequence[int]
                    ) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     """(the path scored for the agent's `choices`, the choices it used: UNUSED

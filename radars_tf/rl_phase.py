@@ -1,6 +1,7 @@
 """The RL phase of RADARS: shared supernet weights trained on sampled paths, the
 TF-Agents agent sampling architectures scored with those weights, and the pruning
 decisions drawn from what they collected."""
+import math
 import time
 from typing import Dict, List, Sequence, Tuple
 
@@ -15,6 +16,24 @@ from radars_tf.evidence import Evidence
 from radars_tf.search_state import Sample
 from radars_tf.single_path import SinglePathTrainer
 from radars_tf.supernet import Supernet
+
+
+# REINFORCE normalizes returns over an iteration's episodes: a batch, not a few.
+MIN_EPISODES = 8
+
+
+def episodes_per_iteration(subspace, iterations: int, fixed: int,
+                           rewards_per_candidate: float, varied_share: float) -> int:
+  """Episodes an agent iteration samples: `fixed`, or, with
+  `rewards_per_candidate`, enough that the phase gives each alive candidate of
+  the widest layer that many rewards on average (an episode rewards a candidate
+  only in the `varied_share` of layers it varies): many on a large subspace,
+  few once pruning and DNAS have narrowed it."""
+  if not rewards_per_candidate:
+    return fixed
+  widest = max(len(alive) for alive in subspace.alive)
+  phase = rewards_per_candidate * widest / varied_share
+  return max(MIN_EPISODES, math.ceil(phase / iterations))
 
 
 class _RlDeadline(Exception):
@@ -127,6 +146,10 @@ class RlPhase:
     self.update_reference()
     sub = self.net.subspace
     iters = cfg.rl_iterations_per_phase
+    episodes = episodes_per_iteration(
+        sub, iters, cfg.episodes_per_iteration, cfg.rewards_per_candidate,
+        self.sampler.varied_share(len(sub.alive)))
+    self.agent.set_episodes(episodes)
     host.ctx.progress.phase(
         f"RL phase {state.rl_phases + 1}: log10 size {sub.log10_size():.1f}, "
         f"estimate {host.estimate_mb(sub):.0f} MB of {cfg.budget_mb:.0f} MB", iters)
@@ -165,7 +188,8 @@ class RlPhase:
     host.ctx.summaries.image(state.rl_phases, "probs/policy", self.agent.probs(),
                              "policy probability per layer (rows) and candidate")
     host.record("rl_phase", phase=state.rl_phases, iterations=done,
-                episodes=len(self.used),
+                episodes=len(self.used), episodes_per_iteration=episodes,
+                widest_layer=max(len(a) for a in sub.alive),
                 reward_mean=(float(np.mean([r for _, r in self.used]))
                              if self.used else None),
                 log10_size=sub.log10_size())

@@ -59,7 +59,12 @@ HELP = {
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",
     "episodes_per_iteration": "radars: architectures sampled (and scored with the "
-                              "shared weights) per agent update.",
+                              "shared weights) per agent update (unless "
+                              "--rewards_per_candidate).",
+    "rewards_per_candidate": "radars: size each RL phase so that every alive "
+                             "candidate of its widest layer gets this many rewards "
+                             "on average (more episodes on a large subspace, fewer "
+                             "later); 0: --episodes_per_iteration per update.",
     "warmup_steps": "Shared-weight steps on random paths before the first RL phase.",
     "single_path_compiled": "Run each op of the shared-weight steps as its own "
                             "tf.function: faster per step on a fixed path, but every "

@@ -39,6 +39,29 @@ class AgentTest(tf.test.TestCase):
     self.assertAllClose(probs[0, [0, 1, 5]], [0, 0, 0])
     self.assertAllClose(probs.sum(axis=1), np.ones(LAYERS), atol=1e-5)
 
+  def test_set_episodes_resizes_the_next_iterations(self):
+    mask = np.ones((LAYERS, CANDIDATES), np.float32)
+    a = agent_lib.ArchitectureAgent(mask, synthetic_reward, 0.1, 0.0, 4)
+    for episodes in (4, 37, 9):    # 37 needs a larger replay buffer than 4 had
+      a.set_episodes(episodes)
+      samples, loss = a.iteration()
+      self.assertLen(samples, episodes)
+      self.assertTrue(np.isfinite(loss))
+
+  def test_set_episodes_keeps_the_policy_sampling_where_it_was(self):
+    mask = np.ones((LAYERS, CANDIDATES), np.float32)
+    runs = []
+    for resize in (False, True):
+      tf.keras.utils.set_random_seed(5)
+      a = agent_lib.ArchitectureAgent(mask, lambda c: 0.0, 0.0, 0.0, 6)
+      first, _ = a.iteration()
+      if resize:
+        a.set_episodes(6)
+      second, _ = a.iteration()
+      runs.append([c for c, _ in first + second])
+    self.assertEqual(runs[0], runs[1])
+    self.assertNotEqual(runs[0][:6], runs[0][6:])   # the sampling went on
+
   def test_uniform_policy_at_start(self):
     a = agent_lib.ArchitectureAgent(np.ones((LAYERS, CANDIDATES), np.float32),
                                     synthetic_reward, 0.1, 0.0, 4)

@@ -1,5 +1,6 @@
 """tools/evidence_estimators.py: the estimators it compares recover a known
-additive reward, and the prefix curve sees only the first rewards."""
+additive reward, and the evidence's head (the prefix curve) sees only the first
+rewards."""
 from absl.testing import absltest
 import numpy as np
 from scipy import stats
@@ -49,11 +50,11 @@ class EstimatorsTest(absltest.TestCase):
     self.assertGreater(within_layer_tau(regression, effects),
                        within_layer_tau(means, effects))
 
-  def test_prefix_counts_and_keeps_only_the_first_rewards(self):
+  def test_head_counts_and_keeps_only_the_first_rewards(self):
     _, choices, rewards = additive(50, 0.1)
     ev = ee.Evidence(np.zeros(SHAPE), np.zeros((0, SHAPE[0]), np.int64), np.zeros(0))
     ev.add([(c, r) for c, r in zip(choices, rewards)])
-    head = ee.prefix(ev, 20)
+    head = ev.head(20)
     self.assertLen(head.rewards, 20)
     np.testing.assert_array_equal(head.count.sum(1), np.full(SHAPE[0], 20))
     np.testing.assert_array_equal(

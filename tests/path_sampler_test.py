@@ -16,6 +16,16 @@ REF = (0, 1, 2, 3)
 
 class PathSamplerTest(absltest.TestCase):
 
+  def test_varied_share_is_the_evidence_an_episode_gives(self):
+    self.assertEqual(path_sampler.PathSampler("uniform", 2, 0).varied_share(4), 1.0)
+    self.assertEqual(path_sampler.PathSampler("fair", 2, 0).varied_share(4), 1.0)
+    local = path_sampler.PathSampler("local", 2, 0)
+    self.assertEqual(local.varied_share(4), 1.0)     # no reference yet: all vary
+    local.reference = REF
+    self.assertEqual(local.varied_share(4), 0.5)
+    local.vary = 6
+    self.assertEqual(local.varied_share(4), 1.0)
+
   def test_uniform_stays_alive(self):
     s = path_sampler.PathSampler("uniform", 2, 0)
     for _ in range(50):

@@ -95,6 +95,18 @@ class SearchLoopTest(tf.test.TestCase):
       self.assertAlmostEqual(search.estimate_mb(ss.Subspace.from_json(e["alive"])),
                              e["estimate_mb"], places=6)
 
+  def test_rl_phases_sized_in_rewards_per_candidate(self):
+    out = search_methods.RadarsSearch(self.context(rewards_per_candidate=6)).run()
+    phases = [e for e in out.events if e["kind"] == "rl_phase"]
+    self.assertGreater(len(phases), 1)
+    for e in phases:
+      self.assertEqual(e["episodes_per_iteration"],
+                       max(8, -(-6 * e["widest_layer"] // 2)))   # 2 iterations
+      self.assertEqual(e["episodes"], 2 * e["episodes_per_iteration"])
+    widths = [e["widest_layer"] for e in phases]
+    self.assertLess(widths[-1], widths[0])    # pruned: fewer episodes later
+    self.assertLess(phases[-1]["episodes"], phases[0]["episodes"])
+
   def test_dnas_rounds_stop_when_the_alphas_converge(self):
     # Every layer counts as converged at once (threshold 0.01): one round only.
     early = search_methods.RadarsSearch(self.context(converge_threshold=0.01,

@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_ranking import tau_interval, kendall_spearman  # pylint: disable=wrong-import-position
-from radars_tf.evidence import Evidence  # pylint: disable=wrong-import-position
+from radars_tf.evidence import Evidence, design  # pylint: disable=wrong-import-position
 
 flags.DEFINE_string("run", None, "Output directory of a bench_ranking run.")
 flags.DEFINE_integer("phase", 1, "Use the rewards kept after this RL phase.")
@@ -35,11 +35,9 @@ FLAGS = flags.FLAGS
 
 def ridge_effects(choices: np.ndarray, rewards: np.ndarray, shape, lam: float
                   ) -> np.ndarray:
-  """[layers, candidates] effects of the ridge regression of `rewards` on the
-  one-hot `choices` (evidence.py's model at strength `lam`)."""
-  x = Evidence(np.zeros(shape), choices, rewards)._design()  # pylint: disable=protected-access
-  gram = x.T @ x + lam * np.eye(x.shape[1])
-  return np.linalg.solve(gram, x.T @ rewards).reshape(shape)
+  """[layers, candidates] effects of the search's ridge regression of `rewards`
+  on the one-hot `choices`, at strength `lam`."""
+  return Evidence.of(choices, rewards, shape, lam).fit()[0]
 
 
 def cv_error(choices, rewards, shape, lam: float, folds: int = 5) -> float:
@@ -50,7 +48,7 @@ def cv_error(choices, rewards, shape, lam: float, folds: int = 5) -> float:
     test = idx[f::folds]
     train = np.setdiff1d(idx, test)
     beta = ridge_effects(choices[train], rewards[train], shape, lam).ravel()
-    x = Evidence(np.zeros(shape), choices[test], rewards[test])._design()  # pylint: disable=protected-access
+    x = design(choices[test], shape[1])
     error += float(((x @ beta - rewards[test]) ** 2).sum())
   return error / len(rewards)
 
@@ -65,16 +63,6 @@ def candidate_means(choices, rewards, shape) -> np.ndarray:
       if chosen.any():
         out[layer, cand] = rewards[chosen].mean()
   return out
-
-
-def prefix(evidence: Evidence, n: int) -> Evidence:
-  """The evidence of the first `n` rewards (counts recomputed)."""
-  choices, rewards = evidence.choices[:n], evidence.rewards[:n]
-  count = np.zeros_like(evidence.count)
-  for layer in range(count.shape[0]):
-    used = choices[:, layer] >= 0
-    np.add.at(count[layer], choices[used, layer], 1)
-  return Evidence(count, choices, rewards)
 
 
 def summed(table: np.ndarray, archs: np.ndarray) -> np.ndarray:
@@ -117,7 +105,7 @@ def main(argv):
   for n in range(FLAGS.prefix_step, len(r) + FLAGS.prefix_step, FLAGS.prefix_step):
     n = min(n, len(r))
     line(f"the search's evidence on the first {n} rewards",
-         np.nan_to_num(prefix(evidence, n).mean()))
+         np.nan_to_num(evidence.head(n).mean()))
   return 0
 
 
