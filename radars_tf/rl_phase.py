@@ -31,8 +31,7 @@ def episodes_per_iteration(subspace, iterations: int, fixed: int,
   few once pruning and DNAS have narrowed it."""
   if not rewards_per_candidate:
     return fixed
-  widest = max(len(alive) for alive in subspace.alive)
-  phase = rewards_per_candidate * widest / varied_share
+  phase = rewards_per_candidate * subspace.widest() / varied_share
   return max(MIN_EPISODES, math.ceil(phase / iterations))
 
 
@@ -189,7 +188,7 @@ class RlPhase:
                              "policy probability per layer (rows) and candidate")
     host.record("rl_phase", phase=state.rl_phases, iterations=done,
                 episodes=len(self.used), episodes_per_iteration=episodes,
-                widest_layer=max(len(a) for a in sub.alive),
+                widest_layer=sub.widest(),
                 reward_mean=(float(np.mean([r for _, r in self.used]))
                              if self.used else None),
                 log10_size=sub.log10_size())

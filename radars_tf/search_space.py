@@ -180,6 +180,10 @@ class Subspace:
   def num_alive(self) -> int:
     return sum(len(a) for a in self.alive)
 
+  def widest(self) -> int:
+    """Alive candidates of the layer with the most."""
+    return max(len(a) for a in self.alive)
+
   def mask(self, space: "SearchSpace") -> np.ndarray:
     """[layers, max candidates] float32: 1 alive, 0 pruned or absent."""
     return candidate_matrix([[float(i in a) for i in range(len(c))]

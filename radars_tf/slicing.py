@@ -41,7 +41,7 @@ def fitting(space: SearchSpace, subspace: Subspace,
   """The fewest slices (`deal`) whose DNAS estimates at per-replica `batch` all
   fit `budget_mb`."""
   memory = memory_model.op_memory(space, input_shape)
-  for k in range(1, max(len(a) for a in subspace.alive) + 1):
+  for k in range(1, subspace.widest() + 1):
     slices = deal(subspace, memory, k, seed)
     if all(memory_model.estimate(space, s, input_shape, num_classes, batch).total_mb
            <= budget_mb for s in slices):

@@ -52,7 +52,7 @@ class EstimatorsTest(absltest.TestCase):
 
   def test_head_counts_and_keeps_only_the_first_rewards(self):
     _, choices, rewards = additive(50, 0.1)
-    ev = ee.Evidence(np.zeros(SHAPE), np.zeros((0, SHAPE[0]), np.int64), np.zeros(0))
+    ev = ee.Evidence.empty(SHAPE)
     ev.add([(c, r) for c, r in zip(choices, rewards)])
     head = ev.head(20)
     self.assertLen(head.rewards, 20)

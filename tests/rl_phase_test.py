@@ -26,7 +26,7 @@ class EpisodesTest(parameterized.TestCase):
   def test_each_widest_candidate_gets_the_target_on_average(self):
     for sub in (WIDE, NARROW):
       per_iteration = rl_phase.episodes_per_iteration(sub, 3, 64, 25.0, 1.0)
-      widest = max(len(a) for a in sub.alive)
+      widest = sub.widest()
       self.assertGreaterEqual(3 * per_iteration / widest, 25.0)
       self.assertLess(3 * (per_iteration - 1) / widest, 25.0)
 
