@@ -150,7 +150,7 @@ class ArchitectureAgent:
         entropy_regularization=entropy_weight, gamma=1.0,
         train_step_counter=self.train_step)
     self.agent.initialize()
-    self.episodes, self.buffer, self.policy = episodes_per_iteration, None, None
+    self.buffer, self.policy = None, None      # set_episodes, reset_sampling
     self._train = tf.function(self.agent.train, reduce_retracing=True)
     self.set_episodes(episodes_per_iteration)
     self.reset_sampling()

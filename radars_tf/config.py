@@ -59,8 +59,10 @@ class RunConfig:
   rl_phases_max: int = 20
   rl_iterations_per_phase: int = 4
   episodes_per_iteration: int = 64
-  # rl_phase.episodes_per_iteration: 0, or size each phase in rewards per candidate.
-  rewards_per_candidate: float = 0.0
+  # rl_phase.episodes_per_iteration: each phase sized in rewards per candidate of
+  # its widest layer (0: --episodes_per_iteration). 25 by the main jobs of the
+  # twenty-fifth and -sixth sittings (README, "RL phases sized in rewards").
+  rewards_per_candidate: float = 25.0
   warmup_steps: int = 150
   path_sampling: str = "uniform"
   vary_layers: int = 2

@@ -19,7 +19,8 @@ from radars_tf.summaries import Progress, Summaries  # pylint: disable=wrong-imp
 SMOKE = RunConfig(space="tiny", max_train_examples=512, batch_size=16,
                   memory_budget_mb=8, warmup_steps=4, rl_iterations_per_phase=2,
                   min_samples=2, max_samples=4, prune_confidence=1.0,
-                  episodes_per_iteration=4, path_train_steps=4,
+                  episodes_per_iteration=4, rewards_per_candidate=0,
+                  path_train_steps=4,
                   dnas_rounds=2, dnas_steps_per_round=5, seed=5)
 
 

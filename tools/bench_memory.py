@@ -72,7 +72,8 @@ SHAPE = (28, 28, 1)
 # two DNAS rounds.
 RADARS = dict(method="radars", dataset="fashion_mnist", max_train_examples=2048,
               max_test_examples=256, warmup_steps=10, rl_iterations_per_phase=1,
-              episodes_per_iteration=32, path_train_steps=2, min_samples=1,
+              episodes_per_iteration=32, rewards_per_candidate=0,
+              path_train_steps=2, min_samples=1,
               max_samples=1, score_batches=1, dnas_rounds=2, dnas_steps_per_round=3,
               rl_phases_max=40, target_mflops=0.0)
 
