@@ -58,9 +58,9 @@ HELP = {
     "converge_threshold": "A layer has converged when its top alpha prob reaches this.",
     "rl_phases_max": "Give up when the subspace does not fit after this many RL phases.",
     "rl_iterations_per_phase": "Agent updates per RL phase.",
-    "episodes_per_iteration": "radars: architectures sampled (and scored with the "
-                              "shared weights) per agent update (unless "
-                              "--rewards_per_candidate).",
+    "episodes_per_iteration": "radars, with --rewards_per_candidate=0 only: "
+                              "architectures sampled (and scored with the shared "
+                              "weights) per agent update.",
     "rewards_per_candidate": "radars: size each RL phase so that every alive "
                              "candidate of its widest layer gets this many rewards "
                              "on average (more episodes on a large subspace, fewer "
