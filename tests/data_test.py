@@ -80,6 +80,26 @@ class MockCifarTest(tf.test.TestCase):
       self.assertEqual(x.shape, (4, 32, 32, 3))
 
 
+class RandomCropsAndFlipsTest(tf.test.TestCase):
+
+  def test_each_crop_is_a_window_of_its_image_or_its_mirror(self):
+    images = tf.reshape(tf.range(8 * 6 * 7 * 2, dtype=tf.float32), (8, 6, 7, 2))
+    crops = data.random_crops_and_flips(images, 4).numpy()
+    self.assertEqual(crops.shape, (8, 4, 4, 2))
+    for image, crop in zip(images.numpy(), crops):
+      windows = [image[y:y + 4, x:x + 4] for y in range(3) for x in range(4)]
+      self.assertTrue(any((crop == w).all() or (crop == w[:, ::-1]).all()
+                          for w in windows))
+
+  def test_offsets_and_flips_are_drawn_per_image(self):
+    image = tf.random.stateless_uniform((1, 12, 12, 1), (1, 2))
+    crops = data.random_crops_and_flips(tf.repeat(image, 64, axis=0), 8).numpy()
+    self.assertGreater(len({c.tobytes() for c in crops}), 8)
+    windows = [image.numpy()[0, y:y + 8, x:x + 8] for y in range(5) for x in range(5)]
+    mirrored = sum(any((c == w[:, ::-1]).all() for w in windows) for c in crops)
+    self.assertBetween(mirrored, 1, 63)
+
+
 @absltest.skipUnless(os.path.isdir(fashion_mnist_debian.DEBIAN_DIR),
                      "Debian's dataset-fashion-mnist is not installed")
 class FashionMnistTest(tf.test.TestCase):
@@ -135,6 +155,21 @@ class FashionMnistTest(tf.test.TestCase):
     self.assertFalse(fixed.options().autotune.enabled)
     for a, b in zip(next(iter(tuned)), next(iter(fixed))):
       self.assertAllEqual(a, b)
+
+  def test_training_batches_are_split_images_normalized(self):
+    src = data.DataSource("fashion_mnist", max_train_examples=512)
+    raw = {x.tobytes() for x, _ in tfds.as_numpy(src.builder.as_dataset(
+        split=src.splits.search_train, as_supervised=True))}
+    for augment in (False, True):
+      x, _ = next(iter(src.dataset("search_train", 32, True, augment=augment)))
+      pixels = (x.numpy() * src.spec.std[0] + src.spec.mean[0]) * 255
+      self.assertAllClose(pixels, pixels.round(), atol=1e-3)
+      self.assertAllInRange(pixels.round(), 0, 255)
+      images = {p.astype("uint8").tobytes() for p in pixels.round()}
+      if augment:     # shifted (zeros enter) or flipped: rarely the image itself
+        self.assertLess(len(images & raw), 32)
+      else:
+        self.assertLen(images & raw, 32)
 
   def test_search_parts_are_disjoint(self):
     def images(split):
