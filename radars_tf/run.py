@@ -18,6 +18,7 @@ from absl import app, flags, logging
 
 from radars_tf import known_genotypes
 from radars_tf.config import METHODS, STRATEGIES, RunConfig
+from radars_tf.errors import UserError
 
 HELP = {
     "method": f"Search method: {', '.join(METHODS)}.",
@@ -139,8 +140,13 @@ HELP_FLAGS = ("-h", "-?", "--help", "--helpshort", "--helpfull", "--helpxml")
 
 
 def config_from_flags(methods=METHODS) -> RunConfig:
-  return RunConfig(**{f.name: FLAGS[f.name].value
-                      for f in dataclasses.fields(RunConfig)}).validate(methods)
+  cfg = RunConfig(**{f.name: FLAGS[f.name].value
+                     for f in dataclasses.fields(RunConfig)}).validate(methods)
+  if FLAGS["episodes_per_iteration"].present and cfg.rewards_per_candidate:
+    raise UserError("--episodes_per_iteration applies only with "
+                    "--rewards_per_candidate=0 (RL phases are sized at "
+                    f"{cfg.rewards_per_candidate:g} rewards per candidate)")
+  return cfg
 
 
 def _parse(argv):
@@ -164,7 +170,6 @@ def main(argv, methods=METHODS, make_search=None):
     print(f"error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
     return 2
   logging.set_verbosity(logging.ERROR)
-  from radars_tf.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
     cfg = config_from_flags(methods)   # a bad value costs no TensorFlow import
     from radars_tf import pipeline  # pylint: disable=import-outside-toplevel

@@ -52,7 +52,10 @@ class BadInputTest(parameterized.TestCase):
       ("warmup", ["--final_epochs=3", "--final_warmup_epochs=3"],
        r"--final_warmup_epochs \(3\) must be below --final_epochs \(3\)"),
       ("target", ["--target_mflops=-1"], r"--target_mflops must be >= 0"),
-      ("target_ms", ["--target_ms=-1"], r"--target_ms must be >= 0"))
+      ("target_ms", ["--target_ms=-1"], r"--target_ms must be >= 0"),
+      ("episodes", ["--episodes_per_iteration=256"],
+       r"--episodes_per_iteration applies only with --rewards_per_candidate=0 "
+       r"\(RL phases are sized at 25 rewards per candidate\)"))
   def test_bad_flag(self, args, pattern):
     proc = run(*args, f"--model_dir={self.model_dir}")
     self.assert_one_line_error(proc, pattern)
