@@ -69,12 +69,13 @@ class MemoryEstimate:
   # What a search's earlier phases and its input pipeline leave in the allocator
   # when a DNAS round runs (BFC's free chunks of other sizes; on a CPU device
   # tf.data's buffers share the allocator), measured apart by
-  # tools/probe_rounds.py. While the pipelines shuffled decoded float32 images it
-  # was 0.0-0.3 of the weight pass's activations above the terms (10% was this
-  # term); since they shuffle uint8 images and decode whole batches (commit
-  # 8d5718a) the same search's rounds (main job, seed 1, AMD Zen 4) measured
-  # 43-45 MB less, 0.08-0.12 of the activations *below* the terms without it:
-  # 0, kept as a named term that the bench measures.
+  # tools/probe_rounds.py. While the pipelines shuffled decoded float32 images,
+  # rounds measured 0.015-0.32 of the weight pass's activations above the same
+  # step in a fresh process (10% was this term); since they shuffle uint8 images
+  # and decode whole batches (commit 8d5718a) the same search's rounds (main job,
+  # seed 1, AMD Zen 4) measured 43-45 MB less, 0.08-0.12 of the activations
+  # *below* the estimate's other terms. So 0 (seed 0 then measured 0.884-1.001 of
+  # its estimates), kept as a named term that probe_rounds measures.
   search_context: int
 
   @property
