@@ -11,8 +11,8 @@ activations; it computes no weight gradient). Activations are counted layer by
 layer as the backward pass frees them (`pass_peaks`). These terms count tensors,
 as their ops request them (`memory_probe.tensor_peak` measures that apart); the
 allocator hands out chunks of up to twice a request, which `chunking` covers, and
-a search's context, which `search_context` names (measured at 0 since the input
-pipelines batch uint8 images): the fitted terms.
+a search's context, which `search_context` names (3% since the input pipelines
+batch uint8 images): the fitted terms.
 `memory_probe.measure_dnas_step` measures each part apart (`tools/bench_memory.py`
 prints them); tests/memory_model_test.py fails when a measured peak exceeds the
 estimate. On a GPU the input pipeline is host memory, outside the device's
@@ -32,7 +32,7 @@ from radars_tf.search_space import SearchSpace, Subspace, candidate_matrix
 BYTES = 4                  # float32
 MB = 1 << 20
 CHUNKING = 0.16     # see MemoryEstimate.chunking
-SEARCH_CONTEXT = 0.0      # see MemoryEstimate.search_context
+SEARCH_CONTEXT = 0.03     # see MemoryEstimate.search_context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,11 +71,14 @@ class MemoryEstimate:
   # tf.data's buffers share the allocator), measured apart by
   # tools/probe_rounds.py. While the pipelines shuffled decoded float32 images,
   # rounds measured 0.015-0.32 of the weight pass's activations above the same
-  # step in a fresh process (10% was this term); since they shuffle uint8 images
-  # and decode whole batches (commit 8d5718a) the same search's rounds (main job,
-  # seed 1, AMD Zen 4) measured 43-45 MB less, 0.08-0.12 of the activations
-  # *below* the estimate's other terms. So 0 (seed 0 then measured 0.884-1.001 of
-  # its estimates), kept as a named term that probe_rounds measures.
+  # step in a fresh process (10% was this term). Since they shuffle uint8 images
+  # (commit 8d5718a) rounds measure less: over the 60 rounds of
+  # `tools/bench_memory.py`'s 36 RADARS searches (xlarge, 4-36 candidates, batch
+  # 32/64, 128-512 MB; AMD Zen 4) -0.156 to +0.020 of the activations above the
+  # other terms, the top in 26-36-candidate searches at batch 32. 3% covers that
+  # with little to spare; a subspace of one op per layer went to +0.109 there,
+  # which dnas_phase's guard catches (the first step measured, pruned again or
+  # the batch halved).
   search_context: int
 
   @property
